@@ -1,0 +1,34 @@
+# ifnscore developer commands. On a fresh machine with Python >= 3.11 and pip:
+#   make demo    create .venv, install ifnscore, score the bundled example cohort
+#   make test    run the test suite (installs the test extras first)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+# Extras installed by `make test`; CI adds the peers (crosscheck) and the rest.
+EXTRAS ?= test
+
+.PHONY: demo test lint docs bench clean install
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[$(subst +,$(comma),$*)]"
+	@touch $@
+
+comma := ,
+install: $(VENV)/.installed-$(subst $(comma),+,$(EXTRAS))
+
+demo: install
+	$(BIN)/ifnscore demo
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check ifnscore tests benchmarks
+	$(BIN)/ruff format --check ifnscore
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache docs/_build ifnscore_demo_scores.csv

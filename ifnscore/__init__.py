@@ -1,0 +1,32 @@
+"""ifnscore: type I interferon signature scores for gene-expression data.
+
+The public API is small:
+
+* :func:`score` – score samples (any container) for one or more signatures;
+* :func:`calibrate` – learn a healthy-control :class:`Reference` (limits, per-gene centres);
+* :class:`Reference` – saved and loaded with :meth:`Reference.save` / :meth:`Reference.load`;
+* :func:`list_signatures`, :func:`get_signature`, :class:`Signature` – the signature registry;
+* :func:`list_methods` – the scoring methods and what they need;
+* :mod:`ifnscore.datasets` – the bundled example cohort and its simulator;
+* :mod:`ifnscore.errors` – exceptions and warnings.
+"""
+
+from . import datasets, errors
+from ._methods import list_methods
+from ._reference import Reference, calibrate
+from ._score import score
+from ._signatures import Signature, get_signature, list_signatures
+from ._version import __version__
+
+__all__ = [
+    "Reference",
+    "Signature",
+    "__version__",
+    "calibrate",
+    "datasets",
+    "errors",
+    "get_signature",
+    "list_methods",
+    "list_signatures",
+    "score",
+]

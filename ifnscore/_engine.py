@@ -1,0 +1,255 @@
+"""The computation shared by :func:`ifnscore.score` and :func:`ifnscore.calibrate`.
+
+For gene-wise methods, every requested signature is scored from *one* gathered block holding
+the union of their genes' columns: one pass over the matrix whatever the number of signatures.
+Sum and mean aggregates are a single matrix product ``T @ W``; median and geometric mean work
+on the (few) columns of each signature.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from ._gather import gather, minimum, row_totals
+from ._genes import GeneMatch, match_genes
+from ._methods import GeneSet, Method
+from ._signatures import Signature
+from ._validation import Expression
+from .errors import GeneMatchError, InputError, MissingGenesWarning
+
+__all__ = ["Computed", "compute", "default_min_genes", "match_signatures"]
+
+Nan = Literal["raise", "omit"]
+
+
+def default_min_genes(n_genes: int) -> int:
+    """Half the signature's genes, rounded up (at least 1): 3 of 6 for rice6."""
+    return max(1, math.ceil(n_genes / 2))
+
+
+def match_signatures(
+    expr: Expression,
+    sigs: Sequence[Signature],
+    *,
+    min_genes: int | None,
+    duplicates: str,
+    method: Method,
+) -> dict[str, tuple[GeneMatch, ...]]:
+    """Match every signature's genes; warn about missing ones; enforce ``min_genes``."""
+    out: dict[str, tuple[GeneMatch, ...]] = {}
+    for sig in sigs:
+        if sig.down and not method.signed:
+            raise InputError(
+                f"Signature {sig.name!r} has down-regulated genes, which method={method.name!r} does not "
+                "support; use a signed method (e.g. 'singscore') or drop the down genes."
+            )
+        matches = match_genes(sig.all_genes, expr.genes, duplicates=duplicates)  # type: ignore[arg-type]
+        found = [m for m in matches if m.found]
+        missing = [m.gene for m in matches if not m.found]
+        need = default_min_genes(len(sig.all_genes)) if min_genes is None else int(min_genes)
+        if len(found) < need:
+            raise GeneMatchError(
+                f"Signature {sig.name!r}: only {len(found)} of its {len(sig.all_genes)} genes were found in "
+                f"the data (missing: {missing}); at least {need} are needed (min_genes={need}). Check the gene "
+                "identifiers of the data, or lower min_genes."
+            )
+        if missing:
+            warnings.warn(
+                f"Signature {sig.name!r}: {len(missing)} of {len(sig.all_genes)} genes not found in the data "
+                f"and left out of the score: {missing}.",
+                MissingGenesWarning,
+                stacklevel=4,
+            )
+        out[sig.name] = matches
+    return out
+
+
+@dataclass
+class Computed:
+    """Scores of every sample for every signature, plus what went into them."""
+
+    scores: np.ndarray  # (n_samples, n_sigs)
+    n_genes: np.ndarray  # (n_samples, n_sigs) int
+    extras: dict[str, np.ndarray]  # extra per-sample outputs, (n_samples, n_sigs) each
+    genes: list[str]  # union of found genes (gene-wise methods), in block order
+    params: dict[str, np.ndarray] | None  # per-gene params over `genes` (gene-wise methods)
+    values: np.ndarray | None  # per-gene transformed values T (n_samples, len(genes))
+
+
+def _linear_block(expr: Expression, cols: np.ndarray) -> np.ndarray:
+    """Gathered columns on the linear scale (CPM for counts)."""
+    B = gather(expr.X, cols)
+    scale = expr.scale
+    if scale == "counts":
+        lib = row_totals(expr.X)
+        if np.any(~np.isfinite(lib)):
+            raise InputError(
+                "data has NaN or infinite counts; counts must be finite (fix or drop those samples)."
+            )
+        if minimum(expr.X) < 0:
+            raise InputError(
+                "data has negative values, which counts cannot have; check scale= (log data?)."
+            )
+        zero = np.flatnonzero(lib <= 0)
+        if zero.size:
+            names = expr.samples[zero[:5]].tolist()
+            raise InputError(
+                f"Samples {names} have a library size of 0; remove them before scoring counts."
+            )
+        return B * (1e6 / lib)[:, None]
+    if scale == "linear":
+        return B
+    if scale == "log2":
+        return np.exp2(B) - 1.0
+    if scale == "log1p":
+        return np.expm1(B)
+    raise InputError(f"Unknown scale {scale!r}.")  # the gate prevents this
+
+
+def _check_values(
+    V: np.ndarray, expr: Expression, genes: list[str], nan: Nan, linear: bool
+) -> None:
+    bad = ~np.isfinite(V)
+    if nan == "raise" and bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise InputError(
+            f"data has NaN or infinite values in signature genes (first: sample {expr.samples[i]!r}, gene "
+            f"{genes[j]!r}; {int(bad.sum())} in all). Fix them, or pass nan='omit' to leave them out per sample."
+        )
+    if linear and expr.scale in ("counts", "linear"):
+        neg = np.argwhere(np.nan_to_num(V, nan=0.0) < 0)
+        if neg.size:
+            i, j = neg[0]
+            raise InputError(
+                f"data has negative values on a {expr.scale} scale (first: sample {expr.samples[i]!r}, gene "
+                f"{genes[j]!r}); pass the right scale= (e.g. 'log2') or fix the data."
+            )
+
+
+def gene_values(
+    expr: Expression, matches: Mapping[str, GeneMatch], space: str, nan: Nan
+) -> tuple[list[str], np.ndarray]:
+    """Per-gene values of the found genes on the method's space ('linear' or 'log2')."""
+    genes = [g for g, m in matches.items() if m.found]
+    groups = [np.asarray(matches[g].columns, dtype=np.intp) for g in genes]
+    simple = all(len(c) == 1 for c in groups)
+    cols = np.concatenate(groups) if groups else np.empty(0, dtype=np.intp)
+    if space == "log2" and simple and expr.scale in ("log2", "log1p"):
+        V = gather(expr.X, cols)
+        if expr.scale == "log1p":
+            V = V / np.log(2.0)
+        _check_values(V, expr, genes, nan, linear=False)
+        return genes, V
+    L = _linear_block(expr, cols)
+    if not simple:
+        sizes = np.array([len(c) for c in groups])
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        L = np.add.reduceat(L, starts, axis=1)
+    _check_values(L, expr, genes, nan, linear=True)
+    if space == "log2":
+        return genes, np.log2(L + 1.0)
+    return genes, L
+
+
+def _aggregate(T: np.ndarray, idx: np.ndarray, how: str, nan: Nan) -> tuple[np.ndarray, np.ndarray]:
+    sub = T[:, idx]
+    if nan == "omit":
+        ok = np.isfinite(sub)
+        n = ok.sum(axis=1)
+        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if how in ("sum", "mean"):
+                mean = np.nanmean(sub, axis=1)
+                s = mean * idx.size if how == "sum" else mean
+            elif how == "median":
+                s = np.nanmedian(sub, axis=1)
+            else:
+                s = np.exp(np.nanmean(np.log(sub), axis=1))
+        return s, n
+    n = np.full(sub.shape[0], idx.size)
+    if how == "median":
+        return np.median(sub, axis=1), n
+    with np.errstate(divide="ignore"):
+        return np.exp(np.log(sub).mean(axis=1)), n
+
+
+def compute(
+    expr: Expression,
+    sigs: Sequence[Signature],
+    matches: Mapping[str, tuple[GeneMatch, ...]],
+    method: Method,
+    *,
+    params: Mapping[str, Mapping[str, float]] | None,
+    nan: Nan,
+    options: Mapping[str, Any],
+) -> Computed:
+    """Score ``expr`` for every signature. ``params`` maps gene -> per-gene parameters
+    (from a reference); ``None`` fits them on ``expr`` itself (calibration)."""
+    if nan not in ("raise", "omit"):
+        raise InputError(f"nan={nan!r} is not valid; use 'raise' or 'omit'.")
+    if method.kind == "rows":
+        return _compute_rows(expr, sigs, matches, method, options)
+    by_gene: dict[str, GeneMatch] = {}
+    for sig in sigs:
+        for m in matches[sig.name]:
+            by_gene.setdefault(m.gene, m)
+    genes, V = gene_values(expr, by_gene, method.space, nan)
+    if method.fit is None:
+        fitted: dict[str, np.ndarray] = {}
+    elif params is None:
+        if nan == "omit" and not np.isfinite(V).all():
+            raise InputError(
+                "Controls used for calibration must not have NaN in signature genes; fix or drop them."
+            )
+        fitted = method.fit(V)
+    else:
+        keys = sorted({k for g in genes for k in params[g]})
+        fitted = {k: np.array([params[g][k] for g in genes], dtype=np.float64) for k in keys}
+    if fitted and method.check is not None:
+        method.check(fitted, genes)
+    T = method.transform(V, fitted)  # type: ignore[misc]
+    pos = {g: i for i, g in enumerate(genes)}
+    n, s = T.shape[0], len(sigs)
+    scores = np.empty((n, s), dtype=np.float64)
+    n_genes = np.empty((n, s), dtype=np.int64)
+    if method.aggregate in ("sum", "mean") and nan == "raise":
+        W = np.zeros((len(genes), s), dtype=np.float64)
+        for j, sig in enumerate(sigs):
+            idx = [pos[m.gene] for m in matches[sig.name] if m.found]
+            W[idx, j] = 1.0 if method.aggregate == "sum" else 1.0 / len(idx)
+            n_genes[:, j] = len(idx)
+        scores[:] = T @ W
+    else:
+        for j, sig in enumerate(sigs):
+            idx = np.array([pos[m.gene] for m in matches[sig.name] if m.found], dtype=np.intp)
+            scores[:, j], n_genes[:, j] = _aggregate(T, idx, method.aggregate or "mean", nan)
+    return Computed(scores, n_genes, {}, genes, fitted or None, T)
+
+
+def _compute_rows(
+    expr: Expression,
+    sigs: Sequence[Signature],
+    matches: Mapping[str, tuple[GeneMatch, ...]],
+    method: Method,
+    options: Mapping[str, Any],
+) -> Computed:
+    sets = []
+    n_found = []
+    for sig in sigs:
+        ms = matches[sig.name]
+        up = [c for m in ms if m.found and m.gene in sig.genes for c in m.columns]
+        down = [c for m in ms if m.found and m.gene in sig.down for c in m.columns]
+        sets.append(
+            GeneSet(sig.name, np.asarray(up, dtype=np.intp), np.asarray(down, dtype=np.intp))
+        )
+        n_found.append(sum(m.found for m in ms))
+    out = method.run(expr.X, sets, **options)  # type: ignore[misc]
+    scores = np.asarray(out.pop("score"), dtype=np.float64).reshape(expr.shape[0], len(sigs))
+    n_genes = np.broadcast_to(np.asarray(n_found, dtype=np.int64), scores.shape).copy()
+    return Computed(scores, n_genes, dict(out), [], None, None)

@@ -1,0 +1,140 @@
+"""Scoring methods: a registry of :class:`Method` objects, one module per family.
+
+Two kinds of method:
+
+* ``kind="gene"``: per-gene transform of the signature genes' columns (gathered once as a small
+  dense block), then an aggregate over genes (sum, mean, median, geometric mean). Sum and mean
+  are one matrix product ``T @ W`` with ``W`` a genes x signatures weight matrix.
+* ``kind="rows"``: needs whole rows (rank-based methods); ``run(X, sets, **options)`` is given
+  the full matrix (dense, CSR/CSC, or row-sliceable) and the column indices of every set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+
+__all__ = ["METHODS", "GeneSet", "Method", "get_method", "list_methods", "register"]
+
+
+@dataclass(frozen=True)
+class GeneSet:
+    """Column indices of one signature in the data (for ``kind="rows"`` methods)."""
+
+    name: str
+    up: np.ndarray
+    down: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.intp))
+
+
+@dataclass(frozen=True)
+class Method:
+    """A scoring formula and what it needs.
+
+    Attributes
+    ----------
+    name : str
+    kind : {"gene", "rows"}
+    space : {"linear", "log2", "data"}
+        The scale the per-gene values are put on before the formula ("data": as given).
+    aggregate : {"sum", "mean", "median", "geomean", None}
+    needs_reference : bool
+        Reference-relative methods need :func:`ifnscore.calibrate` on healthy controls first.
+    cohort_dependent : bool
+        The value of one sample depends on the other samples scored with it.
+    signed : bool
+        Accepts signatures with down-regulated genes.
+    formula, citation : str
+    fit : callable, optional
+        ``fit(G) -> dict of per-gene arrays`` from the controls' values (``kind="gene"``).
+    transform : callable, optional
+        ``transform(G, params) -> T`` per-gene values (``kind="gene"``).
+    params : tuple of str
+        Names of the per-gene parameters ``fit`` returns (stored in a reference).
+    check : callable, optional
+        ``check(params, genes)`` raises when the fitted parameters make the formula undefined.
+    run : callable, optional
+        ``run(X, sets, **options) -> dict[str, ndarray (n_samples, n_sets)]`` with at least
+        ``"score"`` (``kind="rows"``); extra keys become extra result columns.
+    """
+
+    name: str
+    kind: Literal["gene", "rows"]
+    space: Literal["linear", "log2", "data"]
+    aggregate: Literal["sum", "mean", "median", "geomean"] | None
+    needs_reference: bool
+    cohort_dependent: bool
+    signed: bool
+    formula: str
+    citation: str
+    fit: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
+    transform: Callable[[np.ndarray, Mapping[str, np.ndarray]], np.ndarray] | None = None
+    check: Callable[[Mapping[str, np.ndarray], list[str]], None] | None = None
+    params: tuple[str, ...] = ()
+    run: Callable[..., dict[str, np.ndarray]] | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    needs_whole_rows: bool = False
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    METHODS[method.name] = method
+    return method
+
+
+def get_method(name: str | None) -> Method:
+    _load()
+    if name is None:
+        name = "fc_sum"
+    try:
+        return METHODS[name]
+    except (KeyError, TypeError):
+        raise InputError(
+            f"method={name!r} is not known; choose one of {sorted(METHODS)}."
+        ) from None
+
+
+def list_methods() -> pd.DataFrame:
+    """The scoring methods, one row each, with what they need and where they come from.
+
+    Examples
+    --------
+    >>> import ifnscore
+    >>> bool(ifnscore.list_methods().loc["fc_sum", "needs_reference"])
+    True
+    """
+    _load()
+    rows = [
+        {
+            "name": m.name,
+            "kind": m.kind,
+            "space": m.space,
+            "needs_reference": m.needs_reference,
+            "cohort_dependent": m.cohort_dependent,
+            "signed": m.signed,
+            "options": ", ".join(f"{k}={v!r}" for k, v in m.options.items()),
+            "formula": m.formula,
+            "citation": m.citation,
+        }
+        for m in METHODS.values()
+    ]
+    return pd.DataFrame(rows).set_index("name")
+
+
+_LOADED = False
+
+
+def _load() -> None:
+    global _LOADED
+    if _LOADED:
+        return
+    from . import _clinical  # noqa: F401  (registers on import)
+
+    _LOADED = True

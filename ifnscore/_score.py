@@ -1,0 +1,365 @@
+"""The main entry point: :func:`score`."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._engine import Computed, Nan, compute, match_signatures
+from ._genes import GeneMatch, matches_frame
+from ._methods import Method, get_method
+from ._reference import Reference
+from ._signatures import Signature, SignatureLike, as_signatures
+from ._validation import Expression, Rows, Scale, as_expression
+from ._version import __version__
+from .errors import IfnscoreWarning, InputError
+
+__all__ = ["score"]
+
+
+def score(
+    data: Any,
+    signature: SignatureLike | None = None,
+    *,
+    method: str | None = None,
+    reference: Reference | None = None,
+    upper_limit: float | Mapping[str, float] | None = None,
+    scale: Scale = "auto",
+    genes: Sequence[str] | None = None,
+    samples: Sequence[str] | None = None,
+    rows: Rows = "auto",
+    layer: str | None = None,
+    use_raw: bool = False,
+    nan: Nan = "raise",
+    min_genes: int | None = None,
+    duplicates: str = "sum",
+    key: str = "ifnscore",
+    copy: bool = False,
+    **options: Any,
+) -> pd.DataFrame | Any | None:
+    r"""Score every sample for one or more interferon signatures.
+
+    Parameters
+    ----------
+    data
+        Expression, samples x genes: a numpy array (with ``genes=``), a scipy.sparse CSR/CSC
+        matrix or array (with ``genes=``), a pandas DataFrame (samples x genes, or genes x
+        samples when the names make it clear or ``rows="genes"``), or an AnnData object
+        (``X``, ``layer=`` or ``use_raw=True``; in memory or backed).
+    signature
+        A published signature name (default: the reference's signatures, else ``"rice6"``),
+        a list of names, a list of genes, a dict name -> genes, a :class:`Signature`, or a
+        path to a ``.gmt`` file. See :func:`ifnscore.list_signatures`.
+    method
+        Scoring method (default: the reference's, else ``"fc_sum"``). Reference-relative:
+        ``fc_sum``, ``fc_median``, ``fc_geomean``, ``fc_mean``, ``z_sum``, ``z_mean``;
+        single-sample: ``mean_log`` and the methods in :func:`ifnscore.list_methods`.
+    reference
+        A :class:`Reference` from :func:`ifnscore.calibrate` on healthy controls. Required by
+        reference-relative methods; supplies the upper limit for classification.
+    upper_limit
+        A number (or dict signature -> number) that overrides the reference's limit; lets
+        single-sample methods classify without a reference.
+    scale
+        ``"counts"`` (raw counts; converted to counts per million over all genes),
+        ``"linear"`` (already normalised: CPM, TPM, qPCR relative quantities), ``"log2"``
+        (:math:`\log_2(x+1)`), ``"log1p"`` (:math:`\ln(1+x)`, scanpy), or ``"auto"``
+        (detected; the result records what was detected and why; unclear data raise
+        :class:`~ifnscore.errors.ScaleError` asking for ``scale=``).
+    genes, samples
+        Gene (column) and sample (row) names for arrays and sparse matrices.
+    rows
+        ``"auto"``, ``"samples"`` or ``"genes"``: what the rows of a table or array are.
+    layer, use_raw
+        Which AnnData matrix to score.
+    nan
+        ``"raise"`` (default) on NaN/inf in signature genes, or ``"omit"``: leave them out per
+        sample (sums are rescaled to the full gene count, :math:`k\cdot\mathrm{mean}`, so the
+        limit still applies; ``n_genes`` shows how many were used).
+    min_genes
+        Fewest signature genes that must be found (default: half of them, rounded up).
+        Missing genes are always reported (a :class:`~ifnscore.errors.MissingGenesWarning`
+        and ``result.attrs["ifnscore"]``).
+    duplicates
+        ``"sum"`` (default) or ``"error"`` when several data columns match one gene.
+    key
+        AnnData only: results go to ``obs[key]``, ``obs[f"{key}_positive"]``,
+        ``obs[f"{key}_fold_over_limit"]``, ``obs[f"{key}_n_genes"]`` and ``uns[key]``
+        (with several signatures: ``obs[f"{key}_{signature}"]`` etc.).
+    copy
+        AnnData only: return a modified copy instead of writing in place.
+    **options
+        Method options (e.g. ``max_rank=`` for ``ucell``).
+
+    Returns
+    -------
+    pandas.DataFrame or AnnData or None
+        For non-AnnData input, a DataFrame indexed by sample. With one signature its columns
+        are ``score``, ``n_genes`` and, when an upper limit is known, ``positive`` (bool,
+        ``score >= upper_limit``) and ``fold_over_limit`` (``score / upper_limit``). With
+        several signatures the columns are a MultiIndex ``(signature, field)``:
+        ``res["rice6", "score"]``; ``res.xs("score", axis=1, level=1)`` gives a samples x
+        signatures table. ``res.attrs["ifnscore"]`` holds the method, scale, genes used
+        and missing, how each gene was matched, and the limits.
+        For AnnData: ``None`` (written in place), or the copy when ``copy=True``.
+
+    Raises
+    ------
+    ifnscore.errors.InputError
+        Malformed data (NaN, negative values on a linear scale, duplicate sample names,
+        non-numeric values, empty input).
+    ifnscore.errors.ScaleError
+        The scale could not be detected.
+    ifnscore.errors.GeneMatchError
+        Fewer than ``min_genes`` signature genes found.
+    ifnscore.errors.ReferenceMismatchError
+        The reference's method, scale, signature genes or options differ from the request.
+
+    Notes
+    -----
+    Fold-change sum (the default, ``fc_sum``), with :math:`\tilde c_g` the median of gene
+    :math:`g` in healthy controls (linear scale; CPM for counts):
+
+    .. math:: s_i = \sum_{g \in S} x_{ig} / \tilde c_g
+
+    In healthy people each fold change is near 1, so scores sit near :math:`|S|` (6 for
+    ``rice6``). The default upper limit for ``rice6``/``fc_sum`` is 12.49, the reference range
+    reported with a score of 892.89 (J Clin Med 2026, doi:10.3390/jcm15020709); that lab's
+    formula is unpublished and this scale is our interpretation. ``fc_median`` is the Rice
+    2013 score (doi:10.1016/S1474-4422(13)70258-8) with limit 2.466.
+
+    A sample's score depends only on that sample and the reference (for the methods whose
+    ``cohort_dependent`` is False in :func:`ifnscore.list_methods`).
+
+    Examples
+    --------
+    >>> import ifnscore
+    >>> counts, samples = ifnscore.datasets.load_example(as_frame=True)
+    >>> ref = ifnscore.calibrate(counts[samples["group"] == "control"], signature="rice6")
+    >>> res = ifnscore.score(counts, signature="rice6", reference=ref)
+    >>> list(res.columns)
+    ['score', 'positive', 'fold_over_limit', 'n_genes']
+    >>> bool(res.loc["JDM01_d000", "positive"])
+    True
+    """
+    if reference is not None and not isinstance(reference, Reference):
+        raise InputError(
+            f"reference= must be an ifnscore.Reference (from ifnscore.calibrate or Reference.load), "
+            f"got {type(reference).__name__}."
+        )
+    if method is None:
+        method = reference.method if reference is not None else "fc_sum"
+    meth = get_method(method)
+    if signature is None and reference is not None:
+        sigs = _signatures_of(reference)
+    else:
+        sigs = as_signatures(signature)
+    if reference is not None and not options:
+        options = dict(reference.method_options)
+    _check_options(meth, options)
+    gene_hint = [g for s in sigs for g in s.all_genes]
+    expr = as_expression(
+        data,
+        genes=genes,
+        samples=samples,
+        rows=rows,
+        layer=layer,
+        use_raw=use_raw,
+        scale=scale,
+        gene_hint=gene_hint,
+    )
+    if meth.needs_reference and reference is None:
+        raise InputError(
+            f"method={meth.name!r} compares with healthy controls: pass reference=ifnscore.calibrate(controls, ...) "
+            "(or Reference.load(path)), or choose a single-sample method such as 'mean_log'."
+        )
+    matches = match_signatures(expr, sigs, min_genes=min_genes, duplicates=duplicates, method=meth)
+    params = None
+    if reference is not None:
+        reference.check_compatible(expr, sigs, meth, matches, options)
+        params = reference.gene_params
+    comp = compute(expr, sigs, matches, meth, params=params, nan=nan, options=options)
+    limits = _limits(sigs, reference, upper_limit)
+    if meth.cohort_dependent and any(v is not None for v in limits.values()):
+        warnings.warn(
+            f"method={meth.name!r} is cohort-dependent: a sample's score changes with the other samples scored "
+            "with it, so a fixed upper limit may not transfer between cohorts.",
+            IfnscoreWarning,
+            stacklevel=2,
+        )
+    result = _frame(expr, sigs, comp, limits)
+    result.attrs["ifnscore"] = _metadata(expr, sigs, meth, matches, limits, reference, options)
+    if expr.adata is not None:
+        return _write_anndata(expr.adata, result, sigs, key=key, copy=copy)
+    if copy:
+        raise InputError("copy= applies to AnnData input only.")
+    return result
+
+
+def _signatures_of(reference: Reference) -> list[Signature]:
+    """The reference's signatures: from the registry when the name and genes agree, else as stored."""
+    from ._signatures import _registry
+
+    out = []
+    for name, sref in reference.signatures.items():
+        reg = _registry().get(name)
+        if reg is not None and reg.genes == sref.genes and reg.down == sref.down:
+            out.append(reg)
+        else:
+            out.append(
+                Signature(name, sref.genes, down=sref.down, citation=sref.citation, doi=sref.doi)
+            )
+    return out
+
+
+def _check_options(meth: Method, options: Mapping[str, Any]) -> None:
+    if not options:
+        return
+    if meth.run is None:
+        raise InputError(f"method={meth.name!r} takes no options, got {sorted(options)}.")
+    sig = inspect.signature(meth.run)
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return
+    allowed = [n for n, p in sig.parameters.items() if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise InputError(
+            f"method={meth.name!r} has no option(s) {unknown}; its options are {allowed}."
+        )
+
+
+def _limits(
+    sigs: Sequence[Signature],
+    reference: Reference | None,
+    upper_limit: float | Mapping[str, float] | None,
+) -> dict[str, tuple[float, str] | None]:
+    out: dict[str, tuple[float, str] | None] = {}
+    for sig in sigs:
+        value = upper_limit.get(sig.name) if isinstance(upper_limit, Mapping) else upper_limit
+        if value is not None:
+            try:
+                out[sig.name] = (float(value), "user")
+            except (TypeError, ValueError):
+                raise InputError(
+                    f"upper_limit={value!r} must be a number (or a dict signature -> number)."
+                ) from None
+        elif reference is not None:
+            lim = reference.signatures[sig.name].upper_limit
+            out[sig.name] = (lim.value, lim.source)
+        else:
+            out[sig.name] = None
+    return out
+
+
+def _frame(
+    expr: Expression,
+    sigs: Sequence[Signature],
+    comp: Computed,
+    limits: Mapping[str, tuple[float, str] | None],
+) -> pd.DataFrame:
+    parts = {}
+    for j, sig in enumerate(sigs):
+        s = comp.scores[:, j]
+        cols: dict[str, Any] = {"score": s}
+        lim = limits[sig.name]
+        if lim is not None:
+            with np.errstate(invalid="ignore"):
+                cols["positive"] = np.asarray(s >= lim[0], dtype=bool)
+                cols["fold_over_limit"] = s / lim[0]
+        cols["n_genes"] = comp.n_genes[:, j]
+        for k, v in comp.extras.items():
+            cols[k] = np.asarray(v)[:, j]
+        parts[sig.name] = pd.DataFrame(cols, index=expr.samples)
+    if len(sigs) == 1:
+        df = next(iter(parts.values()))
+    else:
+        df = pd.concat(parts, axis=1, names=["signature", "field"])
+    df.index.name = "sample"
+    return df
+
+
+def _metadata(
+    expr: Expression,
+    sigs: Sequence[Signature],
+    meth: Method,
+    matches: Mapping[str, tuple[GeneMatch, ...]],
+    limits: Mapping[str, tuple[float, str] | None],
+    reference: Reference | None,
+    options: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
+        "ifnscore_version": __version__,
+        "method": meth.name,
+        "method_options": dict(options),
+        "cohort_dependent": meth.cohort_dependent,
+        "scale": expr.scale,
+        "scale_note": expr.scale_note,
+        "input": expr.container,
+        "n_samples": expr.shape[0],
+        "signatures": {
+            sig.name: {
+                "genes": list(sig.all_genes),
+                "genes_used": [m.gene for m in matches[sig.name] if m.found],
+                "genes_missing": [m.gene for m in matches[sig.name] if not m.found],
+                "matches": matches_frame(matches[sig.name]).to_dict(orient="records"),
+                "upper_limit": None if limits[sig.name] is None else limits[sig.name][0],  # type: ignore[index]
+                "upper_limit_source": None if limits[sig.name] is None else limits[sig.name][1],  # type: ignore[index]
+            }
+            for sig in sigs
+        },
+        "reference": None
+        if reference is None
+        else {
+            "method": reference.method,
+            "scale": reference.scale,
+            "n_controls": reference.n_controls,
+            "created": reference.created,
+        },
+    }
+
+
+def _write_anndata(
+    adata: Any, result: pd.DataFrame, sigs: Sequence[Signature], *, key: str, copy: bool
+) -> Any:
+    target = adata.copy() if copy else adata
+    if target.isbacked and not copy:
+        pass  # obs/uns of a backed AnnData live in memory; writing them is fine
+    cols: dict[str, pd.Series] = {}
+    for sig in sigs:
+        sub = result if len(sigs) == 1 else result[sig.name]
+        base = key if len(sigs) == 1 else f"{key}_{sig.name}"
+        cols[base] = sub["score"]
+        for f in sub.columns:
+            if f != "score":
+                cols[f"{base}_{f}"] = sub[f]
+    clash = [c for c in cols if c in target.obs.columns]
+    if clash:
+        warnings.warn(
+            f"Overwriting existing obs columns {clash}; pass key= to keep them.",
+            IfnscoreWarning,
+            stacklevel=3,
+        )
+    for c, v in cols.items():
+        target.obs[c] = v.to_numpy()
+    meta = dict(result.attrs["ifnscore"])
+    meta["obs_columns"] = list(cols)
+    target.uns[key] = _uns_safe(meta)
+    return target if copy else None
+
+
+def _uns_safe(obj: Any) -> Any:
+    """AnnData's uns must be writable to h5ad: plain dicts, lists of str/numbers, no None."""
+    if isinstance(obj, Mapping):
+        return {str(k): _uns_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        if all(isinstance(v, Mapping) for v in obj) and obj:
+            return {str(i): _uns_safe(v) for i, v in enumerate(obj)}
+        return [_uns_safe(v) for v in obj]
+    if obj is None:
+        return "None"
+    return obj

@@ -1,0 +1,309 @@
+"""The one input gate: every container becomes an :class:`Expression` (samples x genes).
+
+Kernels downstream see only ``Expression.X`` (ndarray, scipy CSR/CSC, or a row-sliceable
+backed/lazy array) plus the sample and gene names; never pandas or AnnData.
+Nothing here copies the data matrix unless a conversion is unavoidable (COO/LIL -> CSR,
+DataFrames with mixed column dtypes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .errors import InputError, ScaleError
+
+__all__ = ["SCALES", "Expression", "as_expression"]
+
+SCALES = ("counts", "linear", "log2", "log1p")
+Scale = Literal["auto", "counts", "linear", "log2", "log1p"]
+Rows = Literal["auto", "samples", "genes"]
+
+
+@dataclass(frozen=True, eq=False)
+class Expression:
+    """A validated samples x genes view of the user's data (no copy)."""
+
+    X: Any
+    samples: pd.Index
+    genes: pd.Index
+    scale: str
+    scale_note: str
+    container: str
+    adata: Any = None  # the AnnData it came from, for write-back
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.samples), len(self.genes))
+
+    @property
+    def is_sparse(self) -> bool:
+        return sp.issparse(self.X)
+
+
+def _is_anndata(obj: object) -> bool:
+    return type(obj).__name__ == "AnnData" and hasattr(obj, "obs") and hasattr(obj, "var")
+
+
+def as_expression(
+    data: Any,
+    *,
+    genes: Sequence[str] | None = None,
+    samples: Sequence[str] | None = None,
+    rows: Rows = "auto",
+    layer: str | None = None,
+    use_raw: bool = False,
+    scale: Scale = "auto",
+    gene_hint: Sequence[str] = (),
+    arg: str = "data",
+) -> Expression:
+    """Validate ``data`` and return an :class:`Expression`.
+
+    ``gene_hint`` (signature genes) helps decide the orientation of DataFrames.
+    """
+    if rows not in ("auto", "samples", "genes"):
+        raise InputError(f"rows={rows!r} is not valid; use 'auto', 'samples' or 'genes'.")
+    if scale not in ("auto", *SCALES):
+        raise ScaleError(
+            f"scale={scale!r} is not valid; use one of 'auto', {', '.join(map(repr, SCALES))}."
+        )
+    adata = None
+    if _is_anndata(data):
+        for name, val in (("genes", genes), ("samples", samples)):
+            if val is not None:
+                raise InputError(
+                    f"{name}= is not used with AnnData input (names come from var_names/obs_names)."
+                )
+        if rows != "auto" and rows != "samples":
+            raise InputError(
+                "rows='genes' is not valid for AnnData, which is always obs (samples) x var (genes)."
+            )
+        adata = data
+        X, gnames, snames, container = _from_anndata(data, layer=layer, use_raw=use_raw)
+    else:
+        if layer is not None or use_raw:
+            raise InputError("layer= and use_raw= apply to AnnData input only.")
+        X, gnames, snames, container = _from_other(data, genes, samples, rows, gene_hint, arg)
+
+    n, m = X.shape
+    if n == 0 or m == 0:
+        raise InputError(
+            f"{arg} is empty ({n} samples x {m} genes); give at least one sample and one gene."
+        )
+    _check_dtype(X, arg)
+    samples_idx = pd.Index(snames, dtype=object).astype(str)
+    genes_idx = pd.Index(gnames, dtype=object).astype(str)
+    if samples_idx.has_duplicates:
+        dup = samples_idx[samples_idx.duplicated()].unique()[:5].tolist()
+        raise InputError(f"{arg} has duplicate sample names {dup}; make sample names unique.")
+    if scale == "auto":
+        resolved, note = detect_scale(X, adata=adata, arg=arg)
+    else:
+        resolved, note = scale, "given"
+    return Expression(X, samples_idx, genes_idx, resolved, note, container, adata)
+
+
+def _from_anndata(adata: Any, *, layer: str | None, use_raw: bool) -> tuple[Any, Any, Any, str]:
+    if use_raw and layer is not None:
+        raise InputError("Pass either layer= or use_raw=True, not both.")
+    if use_raw:
+        if adata.raw is None:
+            raise InputError("use_raw=True but adata.raw is None; drop use_raw or set adata.raw.")
+        return adata.raw.X, adata.raw.var_names, adata.obs_names, "AnnData.raw"
+    if layer is not None:
+        if layer not in adata.layers:
+            raise InputError(f"layer={layer!r} is not in adata.layers (have {list(adata.layers)}).")
+        return adata.layers[layer], adata.var_names, adata.obs_names, f"AnnData.layers[{layer!r}]"
+    if adata.X is None:
+        raise InputError("adata.X is None; pass layer= to score a layer.")
+    return adata.X, adata.var_names, adata.obs_names, "AnnData.X"
+
+
+def _from_other(
+    data: Any, genes: Any, samples: Any, rows: Rows, gene_hint: Sequence[str], arg: str
+) -> tuple[Any, Any, Any, str]:
+    if isinstance(data, pd.DataFrame):
+        if genes is not None or samples is not None:
+            raise InputError(
+                "genes= and samples= are not used with a DataFrame: names come from its index and columns."
+            )
+        return _from_frame(data, rows, gene_hint, arg)
+    if isinstance(data, pd.Series):
+        raise InputError(
+            f"{arg} is a Series; pass a samples x genes DataFrame (e.g. series.to_frame().T)."
+        )
+    if sp.issparse(data):
+        X = data
+        container = type(data).__name__
+        if X.format not in ("csr", "csc"):
+            X = X.tocsr()
+    elif isinstance(data, np.ndarray):
+        X = data
+        container = "ndarray"
+        if X.ndim != 2:
+            raise InputError(
+                f"{arg} must be 2-D (samples x genes), got an array of shape {X.shape}."
+            )
+    elif hasattr(data, "shape") and hasattr(data, "dtype") and len(getattr(data, "shape", ())) == 2:
+        X = data  # array-like with row slicing (h5py dataset, dask array, ...)
+        container = type(data).__name__
+    else:
+        raise InputError(
+            f"{arg} of type {type(data).__name__} is not supported; pass a numpy array, a scipy.sparse "
+            "matrix, a pandas DataFrame or an AnnData object."
+        )
+    if genes is None:
+        raise InputError(
+            f"genes= is required with {container} input: pass the gene names of the columns "
+            "(or of the rows, with rows='genes')."
+        )
+    genes = list(genes)
+    n0, n1 = X.shape
+    if rows == "auto":
+        if len(genes) == n1 and len(genes) != n0:
+            rows = "samples"
+        elif len(genes) == n0 and len(genes) != n1:
+            rows = "genes"
+        elif len(genes) == n0 == n1:
+            raise InputError(
+                f"{arg} is square ({n0} x {n1}) so its orientation is ambiguous; pass rows='samples' "
+                "(samples x genes) or rows='genes'."
+            )
+        else:
+            raise InputError(
+                f"genes= has {len(genes)} names but {arg} has shape {X.shape}; give one name per gene."
+            )
+    if rows == "genes":
+        X = X.T  # a view for ndarray; CSR <-> CSC swap for sparse (no copy)
+    if X.shape[1] != len(genes):
+        raise InputError(f"genes= has {len(genes)} names but {arg} has {X.shape[1]} gene columns.")
+    if samples is None:
+        samples = [f"sample{i}" for i in range(X.shape[0])]
+    samples = list(samples)
+    if len(samples) != X.shape[0]:
+        raise InputError(f"samples= has {len(samples)} names but {arg} has {X.shape[0]} samples.")
+    return X, genes, samples, container
+
+
+def _from_frame(
+    df: pd.DataFrame, rows: Rows, gene_hint: Sequence[str], arg: str
+) -> tuple[Any, Any, Any, str]:
+    if rows == "auto":
+        rows = _frame_orientation(df, gene_hint, arg)
+    frame = df.T if rows == "genes" else df
+    nonnum = [
+        c
+        for c, t in frame.dtypes.items()
+        if not (pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t))
+    ]
+    if nonnum:
+        raise InputError(
+            f"{arg} has non-numeric values (gene column(s) {[str(c) for c in nonnum[:5]]}); "
+            "expression values must be numbers. Move annotation columns to the index or drop them."
+        )
+    if all(isinstance(t, pd.SparseDtype) for t in frame.dtypes) and frame.shape[1] > 0:
+        X = sp.csr_matrix(frame.sparse.to_coo())
+    else:
+        X = frame.to_numpy()  # for df.T of a single-dtype frame: a transposed view, no copy
+    return X, frame.columns, frame.index, "DataFrame"
+
+
+def _frame_orientation(df: pd.DataFrame, gene_hint: Sequence[str], arg: str) -> Rows:
+    from ._genes import gene_likeness
+
+    col = gene_likeness(df.columns, gene_hint)
+    idx = gene_likeness(df.index, gene_hint)
+    if col > 0 and idx == 0:
+        return "samples"
+    if idx > 0 and col == 0:
+        return "genes"
+    raise InputError(
+        f"Cannot tell whether the rows of {arg} are samples or genes (gene-like names: "
+        f"{col:.0%} of columns, {idx:.0%} of rows); pass rows='samples' or rows='genes'."
+    )
+
+
+def _check_dtype(X: Any, arg: str) -> None:
+    dt = np.dtype(X.dtype) if hasattr(X, "dtype") else None
+    if dt is None or dt.kind not in "biuf":
+        raise InputError(
+            f"{arg} has dtype {dt}; expression values must be numeric (integer or floating point)."
+        )
+
+
+# ---------------------------------------------------------------------------- scale detection
+
+_SAMPLE_ROWS = 1000
+
+
+def _sample_rows(X: Any) -> np.ndarray:
+    """Up to 1000 evenly spaced rows as a dense float64 array, for detection only."""
+    n = X.shape[0]
+    idx = np.unique(np.linspace(0, n - 1, num=min(n, _SAMPLE_ROWS)).astype(np.int64))
+    if sp.issparse(X):
+        block = X[idx]
+        block = block.toarray() if sp.issparse(block) else np.asarray(block)
+    elif isinstance(X, np.ndarray):
+        block = X[idx]
+    else:  # backed / lazy: contiguous slices keep I/O sequential
+        block = X[: min(n, _SAMPLE_ROWS)]
+        block = block.toarray() if sp.issparse(block) else np.asarray(block)
+    return np.asarray(block, dtype=np.float64)
+
+
+def detect_scale(X: Any, *, adata: Any = None, arg: str = "data") -> tuple[str, str]:
+    """Detect the expression scale, or raise :class:`ScaleError` when it is unclear.
+
+    Rules (applied to up to 1,000 evenly spaced samples):
+
+    * AnnData with ``uns['log1p']`` (set by scanpy) -> ``log1p`` (``log2`` if its base is 2);
+    * any negative value -> unclear (centred or log-ratio data);
+    * all values integers and maximum > 20 -> ``counts``;
+    * non-integers and maximum > 50 -> ``linear`` (log-scale data never reach 50);
+    * maximum <= 50: ``log1p`` if ``expm1`` of each row sums to the same total (scanpy's
+      ``normalize_total`` + ``log1p``), ``log2`` if ``2**x - 1`` does (log2 CPM); else unclear.
+    """
+    if adata is not None:
+        info = adata.uns.get("log1p") if hasattr(adata, "uns") else None
+        if isinstance(info, dict):
+            base = info.get("base")
+            if base is None or np.isclose(float(base), np.e):
+                return "log1p", "detected: adata.uns['log1p'] set by scanpy"
+            if np.isclose(float(base), 2.0):
+                return "log2", "detected: adata.uns['log1p'] with base 2"
+    block = _sample_rows(X)
+    finite = block[np.isfinite(block)]
+    if finite.size == 0:
+        raise ScaleError(
+            f"{arg}: cannot detect the scale, the sampled values are all NaN; pass scale=."
+        )
+    lo, hi = float(finite.min()), float(finite.max())
+    integer = bool(np.all(finite == np.round(finite)))
+    hint = "pass scale='counts', 'linear', 'log2' or 'log1p'"
+    if lo < 0:
+        raise ScaleError(
+            f"{arg} has negative values (min {lo:.3g}), so its scale is unclear; {hint}."
+        )
+    if integer and hi > 20:
+        return "counts", f"detected: integer values up to {hi:.0f}"
+    if not integer and hi > 50:
+        return "linear", f"detected: non-integer values up to {hi:.3g} (too large for a log scale)"
+    if not integer:
+        with np.errstate(over="ignore", invalid="ignore"):
+            for name, inv in (("log1p", np.expm1), ("log2", lambda v: np.exp2(v) - 1.0)):
+                totals = np.nansum(inv(block), axis=1)
+                totals = totals[totals > 0]
+                if totals.size >= 2 and np.std(totals) <= 1e-3 * np.mean(totals):
+                    return (
+                        name,
+                        f"detected: {name} values whose rows back-transform to a constant total {np.mean(totals):.4g}",
+                    )
+    raise ScaleError(
+        f"{arg}: cannot tell the scale from the values (range {lo:.3g} to {hi:.3g}, "
+        f"{'integers' if integer else 'non-integers'}); {hint}."
+    )
