@@ -7,11 +7,14 @@ The public API is small:
 * :class:`Reference` – saved and loaded with :meth:`Reference.save` / :meth:`Reference.load`;
 * :func:`list_signatures`, :func:`get_signature`, :class:`Signature` – the signature registry;
 * :func:`list_methods` – the scoring methods and what they need;
+* :func:`map_genes` – map gene identifiers (symbols, aliases, Ensembl, NCBI Gene) with the
+  shipped human gene table, by the rules scoring uses;
 * :mod:`ifnscore.datasets` – the bundled example cohort and its simulator;
 * :mod:`ifnscore.errors` – exceptions and warnings.
 """
 
 from . import datasets, errors
+from ._genes import map_genes
 from ._methods import list_methods
 from ._reference import Reference, calibrate
 from ._score import score
@@ -28,5 +31,6 @@ __all__ = [
     "get_signature",
     "list_methods",
     "list_signatures",
+    "map_genes",
     "score",
 ]

@@ -40,6 +40,7 @@ def match_signatures(
     min_genes: int | None,
     duplicates: str,
     method: Method,
+    id_type: str = "auto",
 ) -> dict[str, tuple[GeneMatch, ...]]:
     """Match every signature's genes; warn about missing ones; enforce ``min_genes``."""
     out: dict[str, tuple[GeneMatch, ...]] = {}
@@ -49,7 +50,7 @@ def match_signatures(
                 f"Signature {sig.name!r} has down-regulated genes, which method={method.name!r} does not "
                 "support; use a signed method (e.g. 'singscore') or drop the down genes."
             )
-        matches = match_genes(sig.all_genes, expr.genes, duplicates=duplicates)  # type: ignore[arg-type]
+        matches = match_genes(sig.all_genes, expr.genes, duplicates=duplicates, id_type=id_type)  # type: ignore[arg-type]
         found = [m for m in matches if m.found]
         missing = [m.gene for m in matches if not m.found]
         need = default_min_genes(len(sig.all_genes)) if min_genes is None else int(min_genes)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ._engine import compute, match_signatures
-from ._genes import GeneMatch
+from ._genes import GeneMatch, IdType
 from ._limits import Limit, controls_limit
 from ._methods import Method, get_method
 from ._signatures import Signature, SignatureLike, as_signatures
@@ -396,6 +396,7 @@ def calibrate(
     use_raw: bool = False,
     min_genes: int | None = None,
     duplicates: str = "sum",
+    id_type: IdType = "auto",
     **options: Any,
 ) -> Reference:
     r"""Learn a healthy-control reference for one or more signatures.
@@ -428,6 +429,9 @@ def calibrate(
         Fewest signature genes that must be present (default: half, rounded up).
     duplicates
         ``"sum"`` or ``"error"`` when several data columns match one gene.
+    id_type
+        What the controls' gene names are: ``"auto"``, ``"symbol"``, ``"ensembl"`` or
+        ``"entrez"``; see :func:`ifnscore.score`.
     **options
         Method options (e.g. ``max_rank=`` for ``ucell``), stored in the reference.
 
@@ -465,7 +469,9 @@ def calibrate(
         raise InputError(
             f"controls has {expr.shape[0]} sample; at least 2 healthy controls are needed to calibrate."
         )
-    matches = match_signatures(expr, sigs, min_genes=min_genes, duplicates=duplicates, method=meth)
+    matches = match_signatures(
+        expr, sigs, min_genes=min_genes, duplicates=duplicates, method=meth, id_type=id_type
+    )
     comp = compute(expr, sigs, matches, meth, params=None, nan="raise", options=options)
     gene_params: dict[str, dict[str, float]] = {}
     if comp.params:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ._engine import Computed, Nan, compute, match_signatures
-from ._genes import GeneMatch, matches_frame
+from ._genes import GeneMatch, IdType, matches_frame
 from ._methods import Method, get_method
 from ._reference import Reference
 from ._signatures import Signature, SignatureLike, as_signatures
@@ -38,6 +38,7 @@ def score(
     nan: Nan = "raise",
     min_genes: int | None = None,
     duplicates: str = "sum",
+    id_type: IdType = "auto",
     key: str = "ifnscore",
     copy: bool = False,
     **options: Any,
@@ -87,6 +88,13 @@ def score(
         and ``result.attrs["ifnscore"]``).
     duplicates
         ``"sum"`` (default) or ``"error"`` when several data columns match one gene.
+    id_type
+        What the data's gene names are: ``"auto"`` (default; each name by its form),
+        ``"symbol"``, ``"ensembl"`` (with or without version) or ``"entrez"``. Signature genes
+        are matched by exact name, any case, then through the shipped gene table (Ensembl,
+        NCBI Gene IDs, then unambiguous aliases and previous symbols); see
+        :func:`ifnscore.map_genes`. How each gene was matched is in
+        ``res.attrs["ifnscore"]["signatures"][name]["matches"]``.
     key
         AnnData only: results go to ``obs[key]``, ``obs[f"{key}_positive"]``,
         ``obs[f"{key}_fold_over_limit"]``, ``obs[f"{key}_n_genes"]`` and ``uns[key]``
@@ -178,7 +186,9 @@ def score(
             f"method={meth.name!r} compares with healthy controls: pass reference=ifnscore.calibrate(controls, ...) "
             "(or Reference.load(path)), or choose a single-sample method such as 'mean_log'."
         )
-    matches = match_signatures(expr, sigs, min_genes=min_genes, duplicates=duplicates, method=meth)
+    matches = match_signatures(
+        expr, sigs, min_genes=min_genes, duplicates=duplicates, method=meth, id_type=id_type
+    )
     params = None
     if reference is not None:
         reference.check_compatible(expr, sigs, meth, matches, options)
