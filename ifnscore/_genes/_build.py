@@ -102,10 +102,10 @@ def read_rows(sqlite_path: Path) -> tuple[list[tuple[str, ...]], dict[str, str]]
         aliases: dict[int, set[str]] = {}
         for _id, alias in con.execute("select _id, alias_symbol from alias"):
             aliases.setdefault(_id, set()).add(alias)
-        meta = dict(con.execute("select name, value from metadata").fetchall())
+        meta = {str(k): str(v) for k, v in con.execute("select name, value from metadata")}
     finally:
         con.close()
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for _id, entrez, symbol, gtype in genes:
         ens = sorted(ensembl.get(_id, ()))
         als = sorted(a for a in aliases.get(_id, ()) if a != symbol)
@@ -122,9 +122,10 @@ def write(rows: list[tuple[str, ...]], provenance: dict, out: Path = OUT) -> Non
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as gz:
         gz.write(text.encode("utf-8"))
-    atomic_write(out / TABLE, lambda p: p.write_bytes(buf.getvalue()))
     blob = json.dumps(provenance, indent=1, sort_keys=True) + "\n"
-    atomic_write(out / PROVENANCE, lambda p: p.write_text(blob, encoding="utf-8"))
+    for name, data in ((TABLE, buf.getvalue()), (PROVENANCE, blob.encode("utf-8"))):
+        path = atomic_write(out / name, lambda p, data=data: p.write_bytes(data))
+        path.chmod(0o644)  # the temporary file was private
 
 
 def build(deb: Path | None = None, out: Path = OUT) -> dict:

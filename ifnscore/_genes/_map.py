@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ._match import check_id_type, detect_id_type
-from ._table import IdType, load_table, table_provenance
+from ._match import check_id_type, id_type_of_routes
+from ._table import AMBIGUOUS, ROUTES, IdType, load_table, table_provenance
 
 __all__ = ["map_genes"]
 
@@ -96,30 +97,22 @@ def map_genes(
     check_id_type(id_type)
     names = [str(x) for x in ids]
     table = load_table()
-    out: list[str | None] = []
-    via: list[str] = []
-    cands: list[str] = []
-    for name in names:
-        hit = table.resolve(name, id_type)
-        if hit.unique:
-            r = hit.rows[0]
-            if to == "symbol":
-                value: str | None = table.symbol[r]
-            elif to == "entrez":
-                value = table.entrez[r]
-            else:
-                value = "|".join(table.ensembl[r]) or None
-            out.append(value)
-            via.append(hit.route)
-            cands.append("")
-        else:
-            out.append(None)
-            via.append(f"ambiguous {hit.route}" if hit.ambiguous else hit.route)
-            cands.append(table.describe(hit.rows) if hit.ambiguous else "")
+    rows, route = table.resolve_many(names, id_type)
+    unique = rows >= 0
+    source = {"symbol": table.symbol, "entrez": table.entrez, "ensembl": table.ensembl}[to]
+    out = np.full(len(names), None, dtype=object)
+    out[unique] = source[rows[unique]]
+    out[out == ""] = None  # genes without an Ensembl ID
+    via = np.array(ROUTES, dtype=object)[route]
+    cands = np.full(len(names), "", dtype=object)
+    for i in np.flatnonzero(rows == AMBIGUOUS):
+        hit = table.resolve(names[i], id_type)
+        via[i] = f"ambiguous {hit.route}"
+        cands[i] = table.describe(hit.rows)
     res = pd.DataFrame(
         {to: pd.array(out, dtype="string"), "via": via, "candidates": cands},
         index=pd.Index(names, name="input", dtype=object),
     )
-    res.attrs["id_type"] = detect_id_type(names) if id_type == "auto" else id_type
+    res.attrs["id_type"] = id_type_of_routes(route[rows != -1]) if id_type == "auto" else id_type
     res.attrs["gene_table"] = dict(table_provenance()["source"])
     return res

@@ -15,16 +15,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from ..errors import GeneMatchError, IfnscoreWarning, InputError
-from ._table import ENSEMBL_RE, ENTREZ_RE, ID_TYPES, GeneTable, Hit, IdType, classify, load_table
+from ._table import (
+    AMBIGUOUS,
+    ENSEMBL_RE,
+    ENSEMBL_STRIPPED,
+    ENTREZ_RE,
+    ID_TYPES,
+    KIND_OF_ROUTE,
+    ROUTES,
+    GeneTable,
+    Hit,
+    IdType,
+    classify,
+    load_table,
+)
 
 __all__ = [
     "GeneMatch",
     "check_id_type",
     "detect_id_type",
     "gene_likeness",
+    "id_type_of_routes",
     "match_genes",
     "matches_frame",
 ]
@@ -72,23 +87,21 @@ def detect_id_type(names: Sequence[object]) -> str:
     ``"unknown"`` (no name is a known human gene identifier). Names found nowhere (e.g.
     HTSeq's ``__no_feature``) do not count.
     """
-    table = load_table()
-    kinds: set[str] = set()
-    versioned = False
-    for n in names:
-        s = str(n)
-        kind = classify(s)
-        if not table.lookup(s, kind).rows:
-            continue
-        kinds.add(kind)
-        if kind == "ensembl" and "." in s:
-            versioned = True
+    rows, route = load_table().resolve_many([str(n) for n in names])
+    return id_type_of_routes(route[rows != -1])
+
+
+def id_type_of_routes(routes: np.ndarray) -> str:
+    """:func:`detect_id_type` from the route codes of the names that were found."""
+    codes = set(np.unique(routes).tolist())
+    kinds = {KIND_OF_ROUTE[c] for c in codes}
     if not kinds:
         return "unknown"
     if len(kinds) > 1:
         return "mixed"
-    kind = kinds.pop()
-    return "ensembl_versioned" if kind == "ensembl" and versioned else kind
+    if kinds == {"ensembl"} and ENSEMBL_STRIPPED in codes:
+        return "ensembl_versioned"
+    return str(kinds.pop())
 
 
 def gene_likeness(names: Sequence[object], hint: Sequence[str] = ()) -> float:
@@ -119,11 +132,9 @@ def gene_likeness(names: Sequence[object], hint: Sequence[str] = ()) -> float:
         if ints == list(range(ints[0], ints[0] + n)) and ints[0] in (0, 1):
             return n_strong / n
     table = load_table()
-    weak = sum(
-        1
-        for s, st in zip(strs, strong, strict=True)
-        if not st and (s in table.by_symbol or s in table.by_entrez)
-    )
+    keys = np.array(strs, dtype=object)
+    known_id = (table.by_symbol.rows(keys) != -1) | (table.by_entrez.rows(keys) != -1)
+    weak = int((known_id & ~np.array(strong, dtype=bool)).sum())
     if 2 * (n_strong + weak) >= n:
         return (n_strong + weak) / n
     return n_strong / n
@@ -136,11 +147,8 @@ class _DataNames:
         self.index = index
         self.id_type = id_type
         self.names = [str(g) for g in index]
-        self.exact: dict[str, list[int]] = {}
-        self.upper: dict[str, list[int]] = {}
-        for i, g in enumerate(self.names):
-            self.exact.setdefault(g, []).append(i)
-            self.upper.setdefault(g.upper(), []).append(i)
+        self._exact = pd.Index(self.names, dtype=object)
+        self._upper: pd.Index | None = None
         form = {"ensembl": ENSEMBL_RE, "entrez": ENTREZ_RE}.get(id_type)
         if form is not None and not any(form.match(g) for g in self.names):
             what = "an Ensembl gene ID" if id_type == "ensembl" else "an NCBI Gene (Entrez) ID"
@@ -148,25 +156,44 @@ class _DataNames:
                 f"id_type={id_type!r}, but none of the data's {len(self.names)} gene names is "
                 f"{what} (first: {self.names[:3]}); pass the right id_type= or leave it 'auto'."
             )
-        self._by_row: dict[int, list[tuple[int, str]]] | None = None
-        self._ambiguous: dict[int, list[tuple[int, tuple[int, ...], str]]] = {}
+        self._rows: np.ndarray | None = None
+        self._route: np.ndarray | None = None
+        self._ambiguous: dict[int, list[tuple[int, tuple[int, ...], str]]] | None = None
 
-    def by_row(self, table: GeneTable) -> dict[int, list[tuple[int, str]]]:
-        """Table row -> [(data column, route)] for names naming exactly one gene."""
-        if self._by_row is None:
-            by_row: dict[int, list[tuple[int, str]]] = {}
+    def positions(self, wanted: Sequence[str], *, upper: bool) -> dict[str, list[int]]:
+        """Name (upper-cased if ``upper``) -> its data columns, for the ``wanted`` names only."""
+        if upper:
+            if self._upper is None:
+                self._upper = pd.Index([g.upper() for g in self.names], dtype=object)
+            index, keys = self._upper, [g.upper() for g in wanted]
+        else:
+            index, keys = self._exact, list(wanted)
+        out: dict[str, list[int]] = {}
+        for c in np.flatnonzero(index.isin(keys)):
+            out.setdefault(index[c], []).append(int(c))
+        return out
+
+    def resolved(self, table: GeneTable) -> tuple[np.ndarray, np.ndarray]:
+        """Table row (-1 none, ``AMBIGUOUS``) and route code of every name, computed once."""
+        if self._rows is None or self._route is None:
+            self._rows, self._route = table.resolve_many(self.names, self.id_type)
+        return self._rows, self._route
+
+    def columns_of(self, table: GeneTable, row: int) -> list[tuple[int, str]]:
+        """[(data column, route)] of the names that name exactly table gene ``row``."""
+        rows, route = self.resolved(table)
+        return [(int(c), ROUTES[route[c]]) for c in np.flatnonzero(rows == row)]
+
+    def ambiguous(self, table: GeneTable, row: int) -> list[tuple[int, tuple[int, ...], str]]:
+        """[(data column, its candidate rows, route)] of ambiguous names that could be ``row``."""
+        if self._ambiguous is None:
+            rows, _ = self.resolved(table)
             amb: dict[int, list[tuple[int, tuple[int, ...], str]]] = {}
-            for i, name in enumerate(self.names):
-                hit = table.resolve(name, self.id_type)
-                if hit.unique:
-                    by_row.setdefault(hit.rows[0], []).append((i, hit.route))
-                elif hit.ambiguous:
-                    for r in hit.rows:
-                        amb.setdefault(r, []).append((i, hit.rows, hit.route))
-            self._by_row, self._ambiguous = by_row, amb
-        return self._by_row
-
-    def ambiguous(self, row: int) -> list[tuple[int, tuple[int, ...], str]]:
+            for c in np.flatnonzero(rows == AMBIGUOUS):
+                hit = table.resolve(self.names[c], self.id_type)
+                for r in hit.rows:
+                    amb.setdefault(r, []).append((int(c), hit.rows, hit.route))
+            self._ambiguous = amb
         return self._ambiguous.get(row, [])
 
 
@@ -216,10 +243,12 @@ def match_genes(
         raise InputError(f"duplicates={duplicates!r} is not valid; use 'sum' or 'error'.")
     check_id_type(id_type)
     data = _data_names(data_genes, id_type)
+    exact = data.positions(wanted, upper=False)
+    upper = data.positions(wanted, upper=True) if len(exact) < len(set(wanted)) else {}
     out = []
     notes: list[str] = []
     for gene in wanted:
-        out.append(_match_one(gene, data, notes))
+        out.append(_match_one(gene, data, exact, upper, notes))
     if notes:
         warnings.warn(
             "Gene identifiers that name several genes were not used: "
@@ -232,13 +261,19 @@ def match_genes(
     return tuple(out)
 
 
-def _match_one(gene: str, data: _DataNames, notes: list[str]) -> GeneMatch:
+def _match_one(
+    gene: str,
+    data: _DataNames,
+    exact: dict[str, list[int]],
+    upper: dict[str, list[int]],
+    notes: list[str],
+) -> GeneMatch:
     names = data.names
     looks_like_symbol = classify(gene) == "symbol"
-    cols = data.exact.get(gene)
+    cols = exact.get(gene)
     via = "symbol" if looks_like_symbol else "exact name"
     if cols is None:
-        cols = data.upper.get(gene.upper())
+        cols = upper.get(gene.upper())
         via = "symbol (case-insensitive)" if looks_like_symbol else "exact name (case-insensitive)"
     if cols is not None:
         return GeneMatch(gene, tuple(cols), tuple(names[c] for c in cols), via)
@@ -253,11 +288,11 @@ def _match_one(gene: str, data: _DataNames, notes: list[str]) -> GeneMatch:
         )
         return GeneMatch(gene, (), (), f"missing (ambiguous {hit.route})")
     row = hit.rows[0]
-    entries = data.by_row(table).get(row, [])
+    entries = data.columns_of(table, row)
     direct = [e for e in entries if e[1] != "alias"]
     chosen = direct or entries
     if not chosen:
-        for col, rows, route in data.ambiguous(row):
+        for col, rows, route in data.ambiguous(table, row):
             notes.append(
                 f"data column {names[col]!r} ({route}) names {len(rows)} genes: "
                 f"{table.describe(rows)}; not used for {gene!r}"

@@ -8,13 +8,16 @@ for the life of the process. Its provenance is in ``provenance.json`` next to it
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import IO, Literal
+
+import numpy as np
+import pandas as pd
 
 __all__ = [
     "ID_TYPES",
@@ -23,6 +26,7 @@ __all__ = [
     "IdType",
     "classify",
     "load_table",
+    "read_table",
     "table_provenance",
 ]
 
@@ -73,107 +77,195 @@ class Hit:
 
 _NOT_FOUND = Hit((), "not found")
 
+# route codes of :meth:`GeneTable.resolve_many`
+NOT_FOUND, SYMBOL, SYMBOL_CI, ALIAS, ENSEMBL, ENSEMBL_STRIPPED, ENTREZ = range(7)
+ROUTES = (
+    "not found",
+    "symbol",
+    "symbol (case-insensitive)",
+    "alias",
+    "ensembl",
+    "ensembl (version stripped)",
+    "entrez",
+)
+KIND_OF_ROUTE = (None, "symbol", "symbol", "symbol", "ensembl", "ensembl", "entrez")
+AMBIGUOUS = -2  # row code of an identifier naming several genes (-1: none)
+
+
+class _KeyMap:
+    """Identifier -> table row(s), as a hashed pandas Index for vectorised lookups."""
+
+    def __init__(self, keys: np.ndarray, rows: np.ndarray, pick=None) -> None:
+        pairs = pd.DataFrame({"key": keys, "row": rows}).drop_duplicates()
+        dup = pairs["key"].duplicated(keep=False).to_numpy()
+        self.multi: dict[str, tuple[int, ...]] = {}
+        for key, grp in pairs[dup].groupby("key", sort=False)["row"]:
+            rows_ = tuple(int(r) for r in grp)
+            self.multi[str(key)] = pick(rows_) if pick is not None else rows_
+        first = pairs[~pairs["key"].duplicated()]
+        self.index = pd.Index(first["key"].to_numpy(dtype=object))
+        code = first["row"].to_numpy(dtype=np.int64).copy()
+        for i, key in enumerate(self.index):
+            if key in self.multi:
+                got = self.multi[key]
+                code[i] = got[0] if len(got) == 1 else AMBIGUOUS
+        self.code = code
+
+    def rows(self, keys: object) -> np.ndarray:
+        """Row of each key: >= 0, -1 (unknown) or ``AMBIGUOUS``."""
+        pos = self.index.get_indexer(keys)
+        return np.where(pos >= 0, self.code[pos], -1)
+
+    def get(self, key: str) -> tuple[int, ...] | None:
+        if key in self.multi:
+            return self.multi[key]
+        pos = self.index.get_indexer([key])[0]
+        return None if pos < 0 else (int(self.code[pos]),)
+
+
+def _ensembl_core(name: str) -> str:
+    """``"ENSG00000165949.12"`` or ``"ENSG00000182378_PAR_Y"`` -> the bare upper-case ID."""
+    return name.partition(".")[0].partition("_")[0].upper()
+
+
+def _explode(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``"a|b"`` cells -> (items, row of each item)."""
+    s = pd.Series(cells).str.split(_SEP).explode()
+    s = s[s.notna() & (s != "")]
+    return s.to_numpy(dtype=object), s.index.to_numpy(dtype=np.int64)
+
 
 class GeneTable:
-    """All human genes with their identifiers, indexed for lookups (read once, cached)."""
+    """All human genes with their identifiers, indexed for lookups (read once, cached).
 
-    def __init__(
-        self,
-        entrez: list[str],
-        symbol: list[str],
-        gene_type: list[str],
-        ensembl: list[tuple[str, ...]],
-        aliases: list[tuple[str, ...]],
-    ) -> None:
-        self.entrez = entrez
-        self.symbol = symbol
-        self.gene_type = gene_type
-        self.ensembl = ensembl
-        self.aliases = aliases
-        by_symbol: dict[str, list[int]] = {}
-        by_upper: dict[str, list[int]] = {}
-        by_ensembl: dict[str, list[int]] = {}
-        by_alias: dict[str, list[int]] = {}
-        for i, s in enumerate(symbol):
-            by_symbol.setdefault(s, []).append(i)
-            by_upper.setdefault(s.upper(), []).append(i)
-            for e in ensembl[i]:
-                by_ensembl.setdefault(e.upper(), []).append(i)
-            for a in aliases[i]:
-                rows = by_alias.setdefault(a.upper(), [])
-                if not rows or rows[-1] != i:  # aliases differing only in case
-                    rows.append(i)
-        self.by_symbol = {k: tuple(v) for k, v in by_symbol.items()}
-        self.by_upper = {k: tuple(v) for k, v in by_upper.items()}
-        self.by_ensembl = {k: tuple(v) for k, v in by_ensembl.items()}
-        self.by_alias = {k: tuple(v) for k, v in by_alias.items()}
-        self.by_entrez = {e: i for i, e in enumerate(entrez)}
+    Row ``i`` is one NCBI gene: ``entrez[i]``, ``symbol[i]``, ``gene_type[i]`` and
+    ``ensembl[i]`` (``"|"``-joined Ensembl IDs, empty when none).
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.entrez = frame["entrez"].to_numpy(dtype=object)
+        self.symbol = frame["symbol"].to_numpy(dtype=object)
+        self.gene_type = frame["gene_type"].to_numpy(dtype=object)
+        self.ensembl = frame["ensembl"].to_numpy(dtype=object)
+        n = len(frame)
+        rows = np.arange(n, dtype=np.int64)
+        upper = frame["symbol"].str.upper().to_numpy(dtype=object)
+        self.by_symbol = _KeyMap(self.symbol, rows, self._known)
+        self.by_upper = _KeyMap(upper, rows, self._known)
+        self.by_entrez = _KeyMap(self.entrez, rows)
+        ens, ens_rows = _explode(frame["ensembl"].str.upper().to_numpy(dtype=object))
+        self.by_ensembl = _KeyMap(ens, ens_rows)
+        als, als_rows = _explode(frame["aliases"].str.upper().to_numpy(dtype=object))
+        self.by_alias = _KeyMap(als, als_rows)
+
+    def _known(self, rows: tuple[int, ...]) -> tuple[int, ...]:
+        """Rows sharing one official symbol: NCBI gives a few symbols both to a gene and to a
+        phenotype-only record of gene type ``unknown`` (HBD: hemoglobin delta, 3045, and
+        hypophosphatemic bone disease, 100187828). When exactly one of them has a known type,
+        the symbol names that gene; otherwise all stay (ambiguous)."""
+        known = [r for r in rows if self.gene_type[r] != "unknown"]
+        return (known[0],) if len(known) == 1 else rows
 
     def __len__(self) -> int:
         return len(self.symbol)
 
-    def lookup(self, name: str, kind: Kind) -> Hit:
-        """Resolve one identifier read as ``kind``.
-
-        Symbols: exact official symbol, else case-insensitive symbol, else alias or previous
-        symbol (case-insensitive). Ensembl: version and ``_PAR_Y`` suffix stripped. Entrez:
-        the NCBI Gene ID.
-        """
-        if kind == "ensembl":
-            m = ENSEMBL_RE.match(name)
-            if m is None:
-                return _NOT_FOUND
-            rows = self.by_ensembl.get(m[1].upper())
-            if rows is None:
-                return _NOT_FOUND
-            route = "ensembl (version stripped)" if m[2] or m[3] else "ensembl"
-            return Hit(rows, route)
-        if kind == "entrez":
-            if ENTREZ_RE.match(name) is None:
-                return _NOT_FOUND
-            row = self.by_entrez.get(name)
-            return _NOT_FOUND if row is None else Hit((row,), "entrez")
-        rows = self.by_symbol.get(name)
-        if rows is not None:
-            return Hit(rows, "symbol")
-        rows = self.by_upper.get(name.upper())
-        if rows is not None:
-            return Hit(rows, "symbol (case-insensitive)")
-        rows = self.by_alias.get(name.upper())
-        if rows is not None:
-            return Hit(rows, "alias")
-        return _NOT_FOUND
-
     def resolve(self, name: str, id_type: IdType = "auto") -> Hit:
-        """Resolve ``name`` as ``id_type`` (``"auto"``: by its form, see :func:`classify`)."""
-        return self.lookup(name, classify(name) if id_type == "auto" else id_type)
+        """Resolve one identifier (see :meth:`resolve_many`), with all candidates when it
+        names several genes."""
+        rows, route = self.resolve_many([name], id_type)
+        code, row = int(route[0]), int(rows[0])
+        if row == -1:
+            return _NOT_FOUND
+        if row != AMBIGUOUS:
+            return Hit((row,), ROUTES[code])
+        km, key = {
+            SYMBOL: (self.by_symbol, name),
+            SYMBOL_CI: (self.by_upper, name.upper()),
+            ALIAS: (self.by_alias, name.upper()),
+            ENSEMBL: (self.by_ensembl, _ensembl_core(name)),
+            ENSEMBL_STRIPPED: (self.by_ensembl, _ensembl_core(name)),
+            ENTREZ: (self.by_entrez, name),
+        }[code]
+        return Hit(km.get(key) or (), ROUTES[code])
+
+    def resolve_many(
+        self, names: Sequence[str], id_type: IdType = "auto"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The table row of each name (-1: none, ``AMBIGUOUS``: several genes) and the route
+        that found it (an index into ``ROUTES``).
+
+        ``id_type="auto"`` tries, in order: an Ensembl gene ID (what precedes a version
+        ``.12`` or a ``_PAR_Y`` suffix, any case; no symbol has that form), an NCBI Gene ID
+        (digits), then a symbol: exact official symbol, official symbol in any case, alias or
+        previous symbol in any case. An explicit ``id_type`` tries only that kind.
+        """
+        names = [str(x) for x in names]
+        n = len(names)
+        rows = np.full(n, -1, dtype=np.int64)
+        route = np.zeros(n, dtype=np.int8)
+        # Ensembl: whatever precedes a version (".12") or "_PAR_Y" must be a known gene ID;
+        # no symbol has that form, so in "auto" mode every name is tried as one first
+        core = np.array([_ensembl_core(x) for x in names], dtype=object)
+        r_ens = self.by_ensembl.rows(core)
+        ens = np.full(n, id_type in ("auto", "ensembl")) & (r_ens != -1)
+        ent = np.array([x.isascii() and x.isdigit() and x[:1] != "0" for x in names], dtype=bool)
+        ent &= ~ens & (id_type in ("auto", "entrez"))
+        sym = ~(ens | ent) & (id_type in ("auto", "symbol"))
+        idx = np.flatnonzero(ens)
+        if idx.size:
+            stripped = np.array([len(core[i]) != len(names[i]) for i in idx], dtype=bool)
+            rows[idx] = r_ens[idx]
+            route[idx] = np.where(stripped, ENSEMBL_STRIPPED, ENSEMBL)
+        idx = np.flatnonzero(ent)
+        if idx.size:
+            r = self.by_entrez.rows(np.array([names[i] for i in idx], dtype=object))
+            rows[idx] = r
+            route[idx] = np.where(r != -1, ENTREZ, NOT_FOUND)
+        idx = np.flatnonzero(sym)
+        if idx.size:
+            exact = np.array([names[i] for i in idx], dtype=object)
+            upper = np.array([x.upper() for x in exact], dtype=object)
+            for km, code in (
+                (self.by_symbol, SYMBOL),
+                (self.by_upper, SYMBOL_CI),
+                (self.by_alias, ALIAS),
+            ):
+                r = km.rows(exact if code == SYMBOL else upper)
+                hit = r != -1
+                rows[idx[hit]] = r[hit]
+                route[idx[hit]] = code
+                idx, exact, upper = idx[~hit], exact[~hit], upper[~hit]
+                if not idx.size:
+                    break
+        return rows, route
 
     def describe(self, rows: tuple[int, ...]) -> str:
         """``"PSMD9 (Entrez 5715), ZNRD2 (Entrez 10534)"``: for messages about ambiguity."""
         return ", ".join(f"{self.symbol[r]} (Entrez {self.entrez[r]})" for r in rows)
 
 
-def _split(cell: str) -> tuple[str, ...]:
-    return tuple(cell.split(_SEP)) if cell else ()
-
-
 @cache
 def load_table() -> GeneTable:
     """The shipped gene table, read on first call and cached."""
     path = resources.files(_DATA[0]).joinpath(_DATA[1], _TABLE)
-    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
-        header = fh.readline().rstrip("\n").split("\t")
-        if header != ["entrez", "symbol", "gene_type", "ensembl", "aliases"]:
-            raise RuntimeError(f"ifnscore's gene table has unexpected columns {header}")
-        entrez, symbol, gtype, ens, als = [], [], [], [], []
-        for line in fh:
-            e, s, t, en, al = line.rstrip("\n").split("\t")
-            entrez.append(e)
-            symbol.append(s)
-            gtype.append(t)
-            ens.append(_split(en))
-            als.append(_split(al))
-    return GeneTable(entrez, symbol, gtype, ens, als)
+    with path.open("rb") as raw:
+        return read_table(raw)
+
+
+def read_table(raw: IO[bytes]) -> GeneTable:
+    """Read a gene table written by :mod:`ifnscore._genes._build` (gzip TSV) from a binary file."""
+    frame = pd.read_csv(
+        raw,
+        sep="\t",
+        compression="gzip",
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        quoting=3,  # csv.QUOTE_NONE: identifiers are taken literally
+    )
+    if list(frame.columns) != ["entrez", "symbol", "gene_type", "ensembl", "aliases"]:
+        raise RuntimeError(f"ifnscore's gene table has unexpected columns {list(frame.columns)}")
+    return GeneTable(frame)
 
 
 @cache
