@@ -191,6 +191,11 @@ def test_id_type_override(example, universe, ref_fc_sum):
     np.testing.assert_array_equal(
         res["score"], ifnscore.score(counts, reference=ref_fc_sum)["score"]
     )
+    versioned = rekey(counts, universe, "ensembl_versioned")
+    res = ifnscore.score(versioned, reference=ref_fc_sum, id_type="ensembl")
+    np.testing.assert_array_equal(
+        res["score"], ifnscore.score(counts, reference=ref_fc_sum)["score"]
+    )
     with pytest.raises(GeneMatchError, match="only 0 of its 6 genes"):
         ifnscore.score(data, reference=ref_fc_sum, id_type="symbol")
     with pytest.raises(InputError, match=r"id_type='ensembl'.*none of the data's 2000 gene names"):
@@ -246,6 +251,12 @@ def test_alias_in_signature_resolves(example, ref_fc_sum):
     new_genes = ["IFI6", "IFI27", "ISG15"]
     new = ifnscore.score(counts, new_genes, reference=ifnscore.calibrate(ctrl, new_genes))
     np.testing.assert_array_equal(old["score"], new["score"])
+
+
+def test_one_gene_twice_in_a_signature_is_refused(example):
+    counts, _ = example
+    with pytest.raises(GeneMatchError, match="'IFI6' and 'G1P3' both match data column 'IFI6'"):
+        ifnscore.score(counts, ["IFI6", "G1P3", "ISG15"], method="mean_log")
 
 
 def test_alias_in_data_resolves(example):
@@ -387,6 +398,41 @@ def test_map_genes_round_trip(universe):
     entrez = ifnscore.map_genes(list(universe["entrez"]), to="entrez", id_type="entrez")
     assert entrez["entrez"].tolist() == list(universe["entrez"])
     assert set(entrez["via"]) == {"entrez"}
+
+
+@given(data=st.data())
+def test_property_map_genes_any_mix_of_kinds(universe, data):
+    """Each gene of the example universe, named by any kind of identifier, maps back to its
+    symbol, Entrez and Ensembl ID, whatever the order and the mix."""
+    picks = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, len(universe) - 1), st.sampled_from(KEYINGS)),
+            min_size=1,
+            max_size=40,
+        )
+    )
+    ids = []
+    for i, kind in picks:
+        sym = universe.index[i]
+        ens, ent = universe.iloc[i]["ensembl"], universe.iloc[i]["entrez"]
+        ids.append(
+            {
+                "symbol": sym,
+                "lower": sym.lower(),
+                "ensembl": ens,
+                "ensembl_versioned": f"{ens}.{i % 9 + 1}",
+                "entrez": ent,
+            }[kind]
+        )
+    expected = [universe.index[i] for i, _ in picks]
+    assert ifnscore.map_genes(ids)["symbol"].tolist() == expected
+    assert ifnscore.map_genes(ids, to="entrez")["entrez"].tolist() == [
+        universe.iloc[i]["entrez"] for i, _ in picks
+    ]
+    got = ifnscore.map_genes(ids, to="ensembl")["ensembl"].tolist()
+    assert all(
+        universe.iloc[i]["ensembl"] in g.split("|") for (i, _), g in zip(picks, got, strict=True)
+    )
 
 
 def test_map_genes_id_type_and_errors():

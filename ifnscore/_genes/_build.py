@@ -44,6 +44,7 @@ import sqlite3
 import subprocess
 import tempfile
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from .._io_util import atomic_write
@@ -118,13 +119,14 @@ def read_rows(sqlite_path: Path) -> tuple[list[tuple[str, ...]], dict[str, str]]
 
 
 def write(rows: list[tuple[str, ...]], provenance: dict, out: Path = OUT) -> None:
+    """Write the table (gzip TSV, fixed timestamp: same rows, same bytes) and its provenance."""
     text = "\t".join(COLUMNS) + "\n" + "".join("\t".join(r) + "\n" for r in rows)
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as gz:
         gz.write(text.encode("utf-8"))
     blob = json.dumps(provenance, indent=1, sort_keys=True) + "\n"
     for name, data in ((TABLE, buf.getvalue()), (PROVENANCE, blob.encode("utf-8"))):
-        path = atomic_write(out / name, lambda p, data=data: p.write_bytes(data))
+        path = atomic_write(out / name, partial(Path.write_bytes, data=data))
         path.chmod(0o644)  # the temporary file was private
 
 

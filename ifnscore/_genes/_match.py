@@ -257,8 +257,23 @@ def match_genes(
             IfnscoreWarning,
             stacklevel=_stacklevel(),
         )
+    _check_shared(out)
     _check_duplicates(out, duplicates)
     return tuple(out)
+
+
+def _check_shared(matches: Sequence[GeneMatch]) -> None:
+    """Two signature genes must not take the same data column (e.g. IFI6 and its old name
+    G1P3 in one list): the gene would count twice."""
+    owner: dict[int, str] = {}
+    for m in matches:
+        for c, name in zip(m.columns, m.names, strict=True):
+            other = owner.setdefault(c, m.gene)
+            if other != m.gene:
+                raise GeneMatchError(
+                    f"Signature genes {other!r} and {m.gene!r} both match data column {name!r}: "
+                    "they name the same gene, which would count twice. Keep one of them."
+                )
 
 
 def _match_one(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -88,28 +88,41 @@ ROUTES = (
     "ensembl (version stripped)",
     "entrez",
 )
-KIND_OF_ROUTE = (None, "symbol", "symbol", "symbol", "ensembl", "ensembl", "entrez")
+KIND_OF_ROUTE: tuple[str | None, ...] = (
+    None,
+    "symbol",
+    "symbol",
+    "symbol",
+    "ensembl",
+    "ensembl",
+    "entrez",
+)
 AMBIGUOUS = -2  # row code of an identifier naming several genes (-1: none)
 
 
 class _KeyMap:
     """Identifier -> table row(s), as a hashed pandas Index for vectorised lookups."""
 
-    def __init__(self, keys: np.ndarray, rows: np.ndarray, pick=None) -> None:
+    def __init__(
+        self,
+        keys: np.ndarray,
+        rows: np.ndarray,
+        pick: Callable[[tuple[int, ...]], tuple[int, ...]] | None = None,
+    ) -> None:
         pairs = pd.DataFrame({"key": keys, "row": rows}).drop_duplicates()
         dup = pairs["key"].duplicated(keep=False).to_numpy()
         self.multi: dict[str, tuple[int, ...]] = {}
         for key, grp in pairs[dup].groupby("key", sort=False)["row"]:
-            rows_ = tuple(int(r) for r in grp)
-            self.multi[str(key)] = pick(rows_) if pick is not None else rows_
+            found = tuple(int(r) for r in grp)
+            self.multi[str(key)] = pick(found) if pick is not None else found
         first = pairs[~pairs["key"].duplicated()]
         self.index = pd.Index(first["key"].to_numpy(dtype=object))
-        code = first["row"].to_numpy(dtype=np.int64).copy()
-        for i, key in enumerate(self.index):
-            if key in self.multi:
-                got = self.multi[key]
-                code[i] = got[0] if len(got) == 1 else AMBIGUOUS
-        self.code = code
+        self.code = first["row"].to_numpy(dtype=np.int64).copy()
+        if self.multi:
+            got = list(self.multi.values())
+            self.code[self.index.get_indexer(list(self.multi))] = [
+                g[0] if len(g) == 1 else AMBIGUOUS for g in got
+            ]
 
     def rows(self, keys: object) -> np.ndarray:
         """Row of each key: >= 0, -1 (unknown) or ``AMBIGUOUS``."""
