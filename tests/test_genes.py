@@ -367,8 +367,13 @@ def test_detect_id_type(example, universe):
 
 def test_gene_likeness():
     assert gene_likeness(["ENSG00000165949", "ENSG00000126709.3"]) == 1.0
-    assert gene_likeness(["3429", "2537", "9636", "not_a_gene"]) == 0.75
+    assert gene_likeness(["3429", "2537", "9636", "not_a_gene"]) == 0.75  # IFI27, IFI6, ISG15
     assert gene_likeness([str(i) for i in range(100)]) == 0.0  # a positional index
+    assert gene_likeness([str(i) for i in range(1001, 1100)]) == 0.0  # numeric sample IDs
+    assert gene_likeness([str(i) for i in range(2, 5000)]) > 0.5  # many NCBI Gene IDs
+    # 1..n is positional: only the signature genes' own IDs among them count
+    assert gene_likeness([str(i) for i in range(1, 5000)]) < 0.01
+    assert gene_likeness(["3429", "9636", "1001"]) == pytest.approx(2 / 3)  # IFI27, ISG15
     # a sample called like a gene symbol does not make the sample axis look like genes
     assert gene_likeness(["CAT", "P01", "P02", "P03"]) == 0.0
     assert gene_likeness(["MYGENE"], hint=["mygene"]) == 1.0
@@ -382,6 +387,23 @@ def test_entrez_columns_with_a_range_index(example, universe, ref_fc_sum):
     np.testing.assert_array_equal(
         res["score"], ifnscore.score(counts, reference=ref_fc_sum)["score"]
     )
+
+
+def test_numeric_sample_ids_with_symbol_columns(example, ref_fc_sum):
+    counts, _ = example
+    data = counts.set_axis(pd.Index([str(1001 + i) for i in range(len(counts))]), axis=0)
+    res = ifnscore.score(data, reference=ref_fc_sum)
+    np.testing.assert_array_equal(
+        res["score"].to_numpy(), ifnscore.score(counts, reference=ref_fc_sum)["score"].to_numpy()
+    )
+
+
+def test_small_entrez_frame_is_oriented_by_its_signature_genes(example, universe, ref_fc_sum):
+    counts, _ = example
+    rice = list(ifnscore.get_signature("rice6").genes)
+    data = rekey(counts[rice], universe, "entrez")
+    res = ifnscore.score(data.T, reference=ref_fc_sum, scale="counts")
+    assert res["n_genes"].eq(6).all()
 
 
 def test_map_genes_round_trip(universe):

@@ -104,15 +104,27 @@ def id_type_of_routes(routes: np.ndarray) -> str:
     return str(kinds.pop())
 
 
+_MIN_NUMERIC = 500  # fewer numbers than this are more likely sample IDs than NCBI Gene IDs
+
+
+def _positional(strs: list[str]) -> bool:
+    """``0..n-1`` or ``1..n`` in any order: a positional index, not gene IDs."""
+    if not all(s.isascii() and s.isdigit() for s in strs):
+        return False
+    ints = sorted(int(s) for s in strs)
+    return ints[0] in (0, 1) and ints == list(range(ints[0], ints[0] + len(ints)))
+
+
 def gene_likeness(names: Sequence[object], hint: Sequence[str] = ()) -> float:
     """Fraction of ``names`` that look like gene identifiers (for orientation detection).
 
-    A name counts when it is one of ``hint`` or a registry signature gene (any case) or has
-    the form of an Ensembl gene ID. Other known identifiers (official symbols in their exact
-    case, NCBI Gene IDs) count only when they make up at least half of the names, so that a
-    few sample names that happen to be gene symbols (``"CAT"``, ``"MAX"``) or numbers do not
-    make the sample axis look like genes. Integers ``0..n-1`` or ``1..n`` (a positional index)
-    never count.
+    A name counts when it is one of ``hint`` or a registry signature gene (as a symbol in any
+    case, or as its NCBI Gene ID) or has the form of an Ensembl gene ID. Other official
+    symbols (exact case) and NCBI Gene IDs count only when known identifiers make up at least
+    half of the names, so that a few sample names that happen to be gene symbols (``"CAT"``,
+    ``"MAX"``) do not make the sample axis look like genes; other NCBI Gene IDs count only in
+    lists of at least 500 names that are not simply ``0..n-1`` or ``1..n``, since shorter
+    lists of numbers are more often sample IDs.
     """
     from .._signatures import _registry
 
@@ -123,21 +135,21 @@ def gene_likeness(names: Sequence[object], hint: Sequence[str] = ()) -> float:
     known = {g.upper() for g in hint}
     for sig in _registry().values():
         known.update(g.upper() for g in sig.all_genes)
-    strong = [s.upper() in known or ENSEMBL_RE.match(s) is not None for s in strs]
-    n_strong = sum(strong)
-    if 2 * n_strong >= n:
-        return n_strong / n
-    if all(ENTREZ_RE.match(s) or s == "0" for s in strs):
-        ints = sorted(int(s) for s in strs)
-        if ints == list(range(ints[0], ints[0] + n)) and ints[0] in (0, 1):
-            return n_strong / n
+    strong = np.array([s.upper() in known or ENSEMBL_RE.match(s) is not None for s in strs])
+    if 2 * strong.sum() >= n:
+        return float(strong.mean())
     table = load_table()
     keys = np.array(strs, dtype=object)
-    known_id = (table.by_symbol.rows(keys) != -1) | (table.by_entrez.rows(keys) != -1)
-    weak = int((known_id & ~np.array(strong, dtype=bool)).sum())
-    if 2 * (n_strong + weak) >= n:
-        return (n_strong + weak) / n
-    return n_strong / n
+    entrez_rows = table.by_entrez.rows(keys)
+    known_rows = table.by_upper.rows(np.array(sorted(known), dtype=object))
+    strong |= np.isin(entrez_rows, known_rows[known_rows >= 0])
+    weak = table.by_symbol.rows(keys) != -1
+    if n >= _MIN_NUMERIC and not _positional(strs):
+        weak |= entrez_rows != -1
+    either = strong | weak
+    if 2 * either.sum() >= n:
+        return float(either.mean())
+    return float(strong.mean())
 
 
 class _DataNames:
