@@ -83,76 +83,88 @@ class Computed:
     values: np.ndarray | None  # per-gene transformed values T (n_samples, len(genes))
 
 
-def _linear_block(expr: Expression, cols: np.ndarray) -> np.ndarray:
-    """Gathered columns on the linear scale (CPM for counts)."""
-    B = gather(expr.X, cols)
-    scale = expr.scale
-    if scale == "counts":
-        lib = row_totals(expr.X)
-        if np.any(~np.isfinite(lib)):
-            raise InputError(
-                "data has NaN or infinite counts; counts must be finite (fix or drop those samples)."
-            )
-        if minimum(expr.X) < 0:
-            raise InputError(
-                "data has negative values, which counts cannot have; check scale= (log data?)."
-            )
-        zero = np.flatnonzero(lib <= 0)
-        if zero.size:
-            names = expr.samples[zero[:5]].tolist()
-            raise InputError(
-                f"Samples {names} have a library size of 0; remove them before scoring counts."
-            )
-        return B * (1e6 / lib)[:, None]
-    if scale == "linear":
-        return B
-    if scale == "log2":
-        return np.exp2(B) - 1.0
-    if scale == "log1p":
-        return np.expm1(B)
-    raise InputError(f"Unknown scale {scale!r}.")  # the gate prevents this
+def _cpm(expr: Expression, B: np.ndarray) -> np.ndarray:
+    """Gathered count columns as counts per million over all genes of each sample."""
+    lib = row_totals(expr.X)
+    if np.any(~np.isfinite(lib)):
+        raise InputError(
+            "data has NaN or infinite counts; counts must be finite (fix or drop those samples; "
+            "nan='omit' cannot apply to counts, whose library sizes need every value)."
+        )
+    if minimum(expr.X) < 0:
+        raise InputError(
+            "data has negative values, which counts cannot have; check scale= (log data?)."
+        )
+    zero = np.flatnonzero(lib <= 0)
+    if zero.size:
+        names = expr.samples[zero[:5]].tolist()
+        raise InputError(
+            f"Samples {names} have a library size of 0; remove them before scoring counts."
+        )
+    return B * (1e6 / lib)[:, None]
 
 
-def _check_values(
-    V: np.ndarray, expr: Expression, genes: list[str], nan: Nan, linear: bool
-) -> None:
+def _check_finite(V: np.ndarray, expr: Expression, col_genes: list[str], nan: Nan) -> np.ndarray:
+    """Raise on NaN/inf (``nan="raise"``), or turn every non-finite value into NaN (``"omit"``)."""
     bad = ~np.isfinite(V)
-    if nan == "raise" and bad.any():
+    if not bad.any():
+        return V
+    if nan == "raise":
         i, j = np.argwhere(bad)[0]
         raise InputError(
             f"data has NaN or infinite values in signature genes (first: sample {expr.samples[i]!r}, gene "
-            f"{genes[j]!r}; {int(bad.sum())} in all). Fix them, or pass nan='omit' to leave them out per sample."
+            f"{col_genes[j]!r}; {int(bad.sum())} in all). Fix them, or pass nan='omit' to leave them out per sample."
         )
-    if linear and expr.scale in ("counts", "linear"):
-        neg = np.argwhere(np.nan_to_num(V, nan=0.0) < 0)
-        if neg.size:
-            i, j = neg[0]
-            raise InputError(
-                f"data has negative values on a {expr.scale} scale (first: sample {expr.samples[i]!r}, gene "
-                f"{genes[j]!r}); pass the right scale= (e.g. 'log2') or fix the data."
+    return np.where(bad, np.nan, V)
+
+
+def _check_nonnegative(L: np.ndarray, expr: Expression, genes: list[str]) -> None:
+    neg = np.argwhere(np.nan_to_num(L, nan=0.0) < 0)
+    if neg.size:
+        i, j = neg[0]
+        if expr.scale in ("counts", "linear"):
+            what, fix = (
+                f"negative values on a {expr.scale} scale",
+                "pass the right scale= (e.g. 'log2')",
             )
+        else:
+            what = f"values below 0 on the {expr.scale} scale, i.e. negative expression"
+            fix = f"scale={expr.scale!r} means log(x + 1) of non-negative x; pass the right scale="
+        raise InputError(
+            f"data has {what} (first: sample {expr.samples[i]!r}, gene {genes[j]!r}); {fix} or fix the data."
+        )
 
 
 def gene_values(
     expr: Expression, matches: Mapping[str, GeneMatch], space: str, nan: Nan
 ) -> tuple[list[str], np.ndarray]:
-    """Per-gene values of the found genes on the method's space ('linear' or 'log2')."""
+    """Per-gene values of the found genes on the method's space ('linear' or 'log2').
+
+    Non-finite values are checked on the data as given (before any back-transform, so that
+    ``-inf`` on a log scale is caught); linear values must not be negative.
+    """
     genes = [g for g, m in matches.items() if m.found]
     groups = [np.asarray(matches[g].columns, dtype=np.intp) for g in genes]
     simple = all(len(c) == 1 for c in groups)
     cols = np.concatenate(groups) if groups else np.empty(0, dtype=np.intp)
+    col_genes = [g for g, c in zip(genes, groups, strict=True) for _ in c]
+    B = gather(expr.X, cols)
+    if expr.scale == "counts":
+        B = _cpm(expr, B)
+    B = _check_finite(B, expr, col_genes, nan)
     if space == "log2" and simple and expr.scale in ("log2", "log1p"):
-        V = gather(expr.X, cols)
-        if expr.scale == "log1p":
-            V = V / np.log(2.0)
-        _check_values(V, expr, genes, nan, linear=False)
-        return genes, V
-    L = _linear_block(expr, cols)
+        return genes, (B / np.log(2.0) if expr.scale == "log1p" else B)
+    if expr.scale == "log2":
+        L = np.exp2(B) - 1.0
+    elif expr.scale == "log1p":
+        L = np.expm1(B)
+    else:  # counts (now CPM) or linear
+        L = B
+    _check_nonnegative(L, expr, col_genes)
     if not simple:
         sizes = np.array([len(c) for c in groups])
         starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
         L = np.add.reduceat(L, starts, axis=1)
-    _check_values(L, expr, genes, nan, linear=True)
     if space == "log2":
         return genes, np.log2(L + 1.0)
     return genes, L

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,8 +16,9 @@ import pandas as pd
 
 from ._engine import compute, match_signatures
 from ._genes import GeneMatch, IdType
+from ._io_util import atomic_write
 from ._limits import Limit, controls_limit
-from ._methods import Method, get_method
+from ._methods import Method, check_options, get_method
 from ._signatures import Signature, SignatureLike, as_signatures
 from ._validation import SCALES, Expression, Rows, Scale, as_expression
 from ._version import __version__
@@ -214,10 +214,8 @@ class Reference:
 
         Returns the path written.
         """
-        path = Path(path)
         text = json.dumps(self.to_dict(), indent=1, allow_nan=False)
-        _atomic_write(path, text)
-        return path
+        return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, source: str = "reference") -> Reference:
@@ -352,20 +350,6 @@ class Reference:
                 )
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _score_summary(s: np.ndarray) -> dict[str, float]:
     s = s[np.isfinite(s)]
     q = np.quantile(s, [0.25, 0.5, 0.75]) if s.size else [np.nan] * 3
@@ -452,6 +436,7 @@ def calibrate(
     scores :math:`s` (Rice et al. 2013 derived 2.466 this way from 29 controls).
     """
     meth = get_method(method)
+    check_options(meth, options)
     sigs = as_signatures(signature)
     gene_hint = [g for s in sigs for g in s.all_genes]
     expr = as_expression(

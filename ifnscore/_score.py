@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -12,7 +11,7 @@ import pandas as pd
 
 from ._engine import Computed, Nan, compute, match_signatures
 from ._genes import GeneMatch, IdType, matches_frame
-from ._methods import Method, get_method
+from ._methods import Method, check_options, get_method
 from ._reference import Reference
 from ._signatures import Signature, SignatureLike, as_signatures
 from ._validation import Expression, Rows, Scale, as_expression
@@ -28,7 +27,7 @@ def score(
     *,
     method: str | None = None,
     reference: Reference | None = None,
-    upper_limit: float | Mapping[str, float] | None = None,
+    upper_limit: float | str | Mapping[str, float | str] | None = None,
     scale: Scale = "auto",
     genes: Sequence[str] | None = None,
     samples: Sequence[str] | None = None,
@@ -64,8 +63,9 @@ def score(
         A :class:`Reference` from :func:`ifnscore.calibrate` on healthy controls. Required by
         reference-relative methods; supplies the upper limit for classification.
     upper_limit
-        A number (or dict signature -> number) that overrides the reference's limit; lets
-        single-sample methods classify without a reference.
+        Overrides the reference's chosen limit: a number, ``"published"`` or ``"controls"``
+        (that limit as kept in the reference), or a dict signature -> one of these. A number
+        lets single-sample methods classify without a reference.
     scale
         ``"counts"`` (raw counts; converted to counts per million over all genes),
         ``"linear"`` (already normalised: CPM, TPM, qPCR relative quantities), ``"log2"``
@@ -169,7 +169,7 @@ def score(
         sigs = as_signatures(signature)
     if reference is not None and not options:
         options = dict(reference.method_options)
-    _check_options(meth, options)
+    check_options(meth, options)
     gene_hint = [g for s in sigs for g in s.all_genes]
     expr = as_expression(
         data,
@@ -181,6 +181,11 @@ def score(
         scale=scale,
         gene_hint=gene_hint,
     )
+    if expr.adata is not None and copy and expr.adata.isbacked:
+        raise InputError(
+            "copy=True cannot copy a backed AnnData (that would load the whole matrix); score it in "
+            "place (obs and uns of a backed AnnData live in memory), or pass adata.to_memory()."
+        )
     if meth.needs_reference and reference is None:
         raise InputError(
             f"method={meth.name!r} compares with healthy controls: pass reference=ifnscore.calibrate(controls, ...) "
@@ -227,37 +232,40 @@ def _signatures_of(reference: Reference) -> list[Signature]:
     return out
 
 
-def _check_options(meth: Method, options: Mapping[str, Any]) -> None:
-    if not options:
-        return
-    if meth.run is None:
-        raise InputError(f"method={meth.name!r} takes no options, got {sorted(options)}.")
-    sig = inspect.signature(meth.run)
-    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        return
-    allowed = [n for n, p in sig.parameters.items() if p.kind is p.KEYWORD_ONLY]
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise InputError(
-            f"method={meth.name!r} has no option(s) {unknown}; its options are {allowed}."
-        )
-
-
 def _limits(
     sigs: Sequence[Signature],
     reference: Reference | None,
-    upper_limit: float | Mapping[str, float] | None,
+    upper_limit: float | str | Mapping[str, float | str] | None,
 ) -> dict[str, tuple[float, str] | None]:
     out: dict[str, tuple[float, str] | None] = {}
     for sig in sigs:
         value = upper_limit.get(sig.name) if isinstance(upper_limit, Mapping) else upper_limit
-        if value is not None:
+        if isinstance(value, str):
+            if value not in ("published", "controls"):
+                raise InputError(
+                    f"upper_limit={value!r} is not valid; use a number, 'published' or 'controls'."
+                )
+            if reference is None:
+                raise InputError(
+                    f"upper_limit={value!r} takes the limit from a reference; pass reference= or a number."
+                )
+            lim = reference.signatures[sig.name].limits.get(value)
+            if lim is None:
+                raise InputError(
+                    f"upper_limit={value!r}: the reference holds no {value} limit for signature "
+                    f"{sig.name!r} (it has {sorted(reference.signatures[sig.name].limits)})."
+                )
+            out[sig.name] = (lim.value, lim.source)
+        elif value is not None:
             try:
                 out[sig.name] = (float(value), "user")
             except (TypeError, ValueError):
                 raise InputError(
-                    f"upper_limit={value!r} must be a number (or a dict signature -> number)."
+                    f"upper_limit={value!r} must be a number, 'published' or 'controls' (or a dict "
+                    "signature -> one of these)."
                 ) from None
+            if not np.isfinite(out[sig.name][0]):  # type: ignore[index]
+                raise InputError(f"upper_limit={value!r} must be finite.")
         elif reference is not None:
             lim = reference.signatures[sig.name].upper_limit
             out[sig.name] = (lim.value, lim.source)
@@ -337,8 +345,6 @@ def _write_anndata(
     adata: Any, result: pd.DataFrame, sigs: Sequence[Signature], *, key: str, copy: bool
 ) -> Any:
     target = adata.copy() if copy else adata
-    if target.isbacked and not copy:
-        pass  # obs/uns of a backed AnnData live in memory; writing them is fine
     cols: dict[str, pd.Series] = {}
     for sig in sigs:
         sub = result if len(sigs) == 1 else result[sig.name]

@@ -102,7 +102,9 @@ def as_expression(
         dup = samples_idx[samples_idx.duplicated()].unique()[:5].tolist()
         raise InputError(f"{arg} has duplicate sample names {dup}; make sample names unique.")
     if scale == "auto":
-        resolved, note = detect_scale(X, adata=adata, arg=arg)
+        # scanpy's uns["log1p"] describes X only, not a layer or raw
+        hint = adata if container == "AnnData.X" else None
+        resolved, note = detect_scale(X, adata=hint, arg=arg)
     else:
         resolved, note = scale, "given"
     return Expression(X, samples_idx, genes_idx, resolved, note, container, adata)
@@ -230,9 +232,10 @@ def _frame_orientation(df: pd.DataFrame, gene_hint: Sequence[str], arg: str) -> 
 
 def _check_dtype(X: Any, arg: str) -> None:
     dt = np.dtype(X.dtype) if hasattr(X, "dtype") else None
-    if dt is None or dt.kind not in "biuf":
+    if dt is None or dt.kind not in "iuf":
         raise InputError(
-            f"{arg} has dtype {dt}; expression values must be numeric (integer or floating point)."
+            f"{arg} has dtype {dt}; expression values must be numbers (integer or floating point), "
+            "not booleans, strings or objects."
         )
 
 
@@ -261,7 +264,8 @@ def detect_scale(X: Any, *, adata: Any = None, arg: str = "data") -> tuple[str, 
 
     Rules (applied to up to 1,000 evenly spaced samples):
 
-    * AnnData with ``uns['log1p']`` (set by scanpy) -> ``log1p`` (``log2`` if its base is 2);
+    * AnnData ``X`` with ``uns['log1p']`` (set by scanpy) -> ``log1p`` (``log2`` if its base is
+      2); pass ``adata`` only when ``X`` is its ``.X`` (the entry says nothing of layers or raw);
     * any negative value -> unclear (centred or log-ratio data);
     * all values integers and maximum > 20 -> ``counts``;
     * non-integers and maximum > 50 -> ``linear`` (log-scale data never reach 50);

@@ -11,6 +11,7 @@ Two kinds of method:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -20,7 +21,15 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["METHODS", "GeneSet", "Method", "get_method", "list_methods", "register"]
+__all__ = [
+    "METHODS",
+    "GeneSet",
+    "Method",
+    "check_options",
+    "get_method",
+    "list_methods",
+    "register",
+]
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,23 @@ def get_method(name: str | None) -> Method:
         raise InputError(
             f"method={name!r} is not known; choose one of {sorted(METHODS)}."
         ) from None
+
+
+def check_options(method: Method, options: Mapping[str, Any]) -> None:
+    """Raise :class:`InputError` for options ``method`` does not take (its ``run`` keywords)."""
+    if not options:
+        return
+    if method.run is None:
+        raise InputError(f"method={method.name!r} takes no options, got {sorted(options)}.")
+    params = inspect.signature(method.run).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise InputError(
+            f"method={method.name!r} has no option(s) {unknown}; its options are {allowed}."
+        )
 
 
 def list_methods() -> pd.DataFrame:
