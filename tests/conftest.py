@@ -1,7 +1,3 @@
-import warnings
-
-import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import settings
 

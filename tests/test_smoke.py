@@ -4,7 +4,7 @@ import ifnscore
 
 
 def test_demo_end_to_end(example, ref_fc_sum):
-    counts, samples = example
+    counts, _samples = example
     res = ifnscore.score(counts, reference=ref_fc_sum)
     assert list(res.columns) == ["score", "positive", "fold_over_limit", "n_genes"]
     assert res["positive"].dtype == bool
