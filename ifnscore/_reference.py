@@ -491,7 +491,7 @@ def calibrate(
         gene_params=_freeze(gene_params),
         signatures=_FrozenDict(sig_refs),
         n_controls=expr.shape[0],
-        control_samples=tuple(expr.samples),
+        control_samples=tuple(str(s) for s in expr.samples),
         method_options=_freeze(options),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )

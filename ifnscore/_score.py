@@ -297,7 +297,8 @@ def _frame(
         df = next(iter(parts.values()))
     else:
         df = pd.concat(parts, axis=1, names=["signature", "field"])
-    df.index.name = "sample"
+    if df.index.nlevels == 1:
+        df.index.name = "sample"
     return df
 
 

@@ -96,7 +96,9 @@ def as_expression(
             f"{arg} is empty ({n} samples x {m} genes); give at least one sample and one gene."
         )
     _check_dtype(X, arg)
-    samples_idx = pd.Index(snames, dtype=object).astype(str)
+    # sample names are kept as given (a DataFrame's own index), so results align with the
+    # user's tables; gene names are compared as strings
+    samples_idx = snames.copy() if isinstance(snames, pd.Index) else pd.Index(list(snames))
     genes_idx = pd.Index(gnames, dtype=object).astype(str)
     if samples_idx.has_duplicates:
         dup = samples_idx[samples_idx.duplicated()].unique()[:5].tolist()

@@ -168,3 +168,18 @@ def test_int_and_float_linear_inputs_agree():
     for dt in (np.int32, np.uint16, np.float32, np.float64):
         b = ifnscore.score(X.astype(dt), genes=RICE6, scale="linear", reference=ref)["score"]
         np.testing.assert_allclose(b, a, rtol=RTOL)
+
+
+def test_result_keeps_the_dataframe_index(counts, refs, expected):
+    # integer and named indexes are kept as they are, so results align with the user's tables
+    df = pd.DataFrame(counts, columns=GENES, index=pd.RangeIndex(100, 100 + len(counts), name="id"))
+    res = ifnscore.score(df, reference=refs["fc_sum"])
+    assert res.index.tolist() == list(range(100, 100 + len(counts)))
+    assert df.index.name == "id"  # the input's index is not renamed
+    joined = df[["ACTB"]].assign(score=res["score"])
+    np.testing.assert_allclose(joined["score"], expected["fc_sum"]["score"], rtol=RTOL)
+    mi = df.set_axis(pd.MultiIndex.from_product([["a", "b"], range(7)]), axis=0)
+    res = ifnscore.score(mi, reference=refs["fc_sum"])
+    pd.testing.assert_index_equal(res.index, mi.index)
+    ref = ifnscore.calibrate(df.iloc[:6], genes=None)
+    assert ref.control_samples == tuple(str(i) for i in range(100, 106))
