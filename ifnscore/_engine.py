@@ -9,6 +9,7 @@ on the (few) columns of each signature.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,13 @@ def match_signatures(
     id_type: str = "auto",
 ) -> dict[str, tuple[GeneMatch, ...]]:
     """Match every signature's genes; warn about missing ones; enforce ``min_genes``."""
+    if min_genes is not None and (
+        isinstance(min_genes, bool) or not isinstance(min_genes, numbers.Integral) or min_genes < 1
+    ):
+        raise InputError(
+            f"min_genes={min_genes!r} must be a whole number of at least 1 (or None: half of "
+            "each signature's genes, rounded up)."
+        )
     out: dict[str, tuple[GeneMatch, ...]] = {}
     for sig in sigs:
         if sig.down and not method.signed:

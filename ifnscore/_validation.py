@@ -212,6 +212,9 @@ def _from_frame(
         )
     if all(isinstance(t, pd.SparseDtype) for t in frame.dtypes) and frame.shape[1] > 0:
         X = sp.csr_matrix(frame.sparse.to_coo())
+    elif not all(isinstance(t, np.dtype) for t in frame.dtypes):
+        # nullable (Int64, Float64) or Arrow columns: to_numpy() would give dtype object
+        X = frame.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         X = frame.to_numpy()  # for df.T of a single-dtype frame: a transposed view, no copy
     return X, frame.columns, frame.index, "DataFrame"

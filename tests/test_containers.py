@@ -183,3 +183,15 @@ def test_result_keeps_the_dataframe_index(counts, refs, expected):
     pd.testing.assert_index_equal(res.index, mi.index)
     ref = ifnscore.calibrate(df.iloc[:6], genes=None)
     assert ref.control_samples == tuple(str(i) for i in range(100, 106))
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "Float64", "int64[pyarrow]", "float32[pyarrow]"])
+def test_nullable_and_arrow_dataframes(counts, refs, expected, dtype):
+    if "pyarrow" in dtype:
+        pytest.importorskip("pyarrow")
+    df = pd.DataFrame(counts, index=SAMPLES, columns=GENES).astype(dtype)
+    res = ifnscore.score(df, reference=refs["fc_median"])
+    np.testing.assert_allclose(res["score"], expected["fc_median"]["score"], rtol=RTOL)
+    df.iloc[0, 0] = pd.NA  # a missing value is NaN to the nan= policy
+    with pytest.raises(ifnscore.errors.InputError, match="counts must be finite"):
+        ifnscore.score(df, reference=refs["fc_median"])

@@ -524,3 +524,16 @@ def test_inputs_are_not_mutated(ref):
     np.testing.assert_array_equal(a.X, before.X)
     assert list(a.obs.columns) == []
     assert "ifnscore" not in a.uns
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "3", True])
+def test_min_genes_must_be_a_positive_whole_number(bad):
+    with pytest.raises(errors.InputError, match=rf"min_genes={bad!r} must be a whole number"):
+        ifnscore.score(_patients(), genes=GENES, scale="linear", method="mean_log", min_genes=bad)
+
+
+def test_min_genes_accepts_numpy_integers():
+    res = ifnscore.score(
+        _patients(), genes=GENES, scale="linear", method="mean_log", min_genes=np.int64(6)
+    )
+    assert res["n_genes"].tolist() == [6, 6, 6]
