@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._engine import Computed, Nan, compute, match_signatures
+from ._engine import Computed, Nan, compute, default_min_genes, match_signatures
 from ._genes import GeneMatch, IdType, matches_frame
 from ._methods import Method, check_options, get_method
 from ._reference import Reference
@@ -81,7 +81,8 @@ def score(
     nan
         ``"raise"`` (default) on NaN/inf in signature genes, or ``"omit"``: leave them out per
         sample (sums are rescaled to the full gene count, :math:`k\cdot\mathrm{mean}`, so the
-        limit still applies; ``n_genes`` shows how many were used).
+        limit still applies; ``n_genes`` shows how many were used). A sample left with fewer
+        than ``min_genes`` finite values gets a NaN score (``positive`` False).
     min_genes
         Fewest signature genes that must be found (default: half of them, rounded up).
         Missing genes are always reported (a :class:`~ifnscore.errors.MissingGenesWarning`
@@ -199,6 +200,10 @@ def score(
         reference.check_compatible(expr, sigs, meth, matches, options)
         params = reference.gene_params
     comp = compute(expr, sigs, matches, meth, params=params, nan=nan, options=options)
+    if nan == "omit":  # min_genes holds per sample too: too few finite values -> no score
+        for j, sig in enumerate(sigs):
+            need = default_min_genes(len(sig.all_genes)) if min_genes is None else min_genes
+            comp.scores[comp.n_genes[:, j] < need, j] = np.nan
     limits = _limits(sigs, reference, upper_limit)
     if meth.cohort_dependent and any(v is not None for v in limits.values()):
         warnings.warn(
@@ -238,6 +243,13 @@ def _limits(
     upper_limit: float | str | Mapping[str, float | str] | None,
 ) -> dict[str, tuple[float, str] | None]:
     out: dict[str, tuple[float, str] | None] = {}
+    if isinstance(upper_limit, Mapping):
+        unknown = sorted(set(upper_limit) - {s.name for s in sigs})
+        if unknown:
+            raise InputError(
+                f"upper_limit= names signatures {unknown} that are not scored "
+                f"(scored: {[s.name for s in sigs]})."
+            )
     for sig in sigs:
         value = upper_limit.get(sig.name) if isinstance(upper_limit, Mapping) else upper_limit
         if isinstance(value, str):

@@ -77,6 +77,19 @@ def test_nan_omit_leaves_values_out_per_sample(ref):
     assert not res["positive"].iloc[2]
 
 
+def test_nan_omit_still_needs_min_genes_per_sample(ref):
+    X = _patients()
+    X[0, :4] = np.nan  # 2 of 6 genes left: below the default min_genes of 3
+    X[1, :3] = np.nan  # 3 left: scored
+    res = ifnscore.score(X, genes=GENES, scale="linear", reference=ref, nan="omit")
+    assert res["n_genes"].tolist() == [2, 3, 6]
+    assert np.isnan(res["score"].iloc[0])
+    assert np.isfinite(res["score"].iloc[1:]).all()
+    assert res["positive"].tolist()[0] is False
+    res = ifnscore.score(X, genes=GENES, scale="linear", reference=ref, nan="omit", min_genes=4)
+    assert np.isnan(res["score"].iloc[:2]).all()
+
+
 def test_nan_omit_applies_to_every_method():
     X = _patients()
     X[0, 3] = np.nan

@@ -141,6 +141,10 @@ def test_upper_limit_override_in_score():
     assert res.attrs["ifnscore"]["signatures"]["rice6"]["upper_limit_source"] == "controls"
     res = ifnscore.score(PATIENTS, upper_limit={"rice6": "published"}, **kw)
     assert res.attrs["ifnscore"]["signatures"]["rice6"]["upper_limit"] == 12.49
+    with pytest.raises(
+        errors.InputError, match=r"names signatures \['ifngs4'\] that are not scored"
+    ):
+        ifnscore.score(PATIENTS, upper_limit={"ifngs4": 3.0}, **kw)
     with pytest.raises(errors.InputError, match="upper_limit='best' is not valid"):
         ifnscore.score(PATIENTS, upper_limit="best", **kw)
     with pytest.raises(errors.InputError, match="must be finite"):
