@@ -249,19 +249,26 @@ def _check_dtype(X: Any, arg: str) -> None:
 _SAMPLE_ROWS = 1000
 
 
-def _sample_rows(X: Any) -> np.ndarray:
-    """Up to 1000 evenly spaced rows as a dense float64 array, for detection only."""
+def _sample_rows(X: Any) -> Any:
+    """Up to 1000 evenly spaced rows in float64, for detection only: a dense array, or a CSR
+    matrix for sparse data (never densified: 1000 rows x 30,000 genes would be 240 MB)."""
     n = X.shape[0]
     idx = np.unique(np.linspace(0, n - 1, num=min(n, _SAMPLE_ROWS)).astype(np.int64))
-    if sp.issparse(X):
-        block = X[idx]
-        block = block.toarray() if sp.issparse(block) else np.asarray(block)
-    elif isinstance(X, np.ndarray):
-        block = X[idx]
-    else:  # backed / lazy: contiguous slices keep I/O sequential
-        block = X[: min(n, _SAMPLE_ROWS)]
-        block = block.toarray() if sp.issparse(block) else np.asarray(block)
+    in_memory = sp.issparse(X) or isinstance(X, np.ndarray)
+    # backed / lazy arrays: one contiguous slice keeps I/O sequential
+    block = X[idx] if in_memory else X[: min(n, _SAMPLE_ROWS)]
+    if sp.issparse(block):
+        return sp.csr_matrix(block, dtype=np.float64)
     return np.asarray(block, dtype=np.float64)
+
+
+def _back_transformed_totals(block: Any, inv: Any) -> np.ndarray:
+    """Row sums of ``inv(block)`` ignoring NaN; ``inv(0) == 0``, so sparse zeros add nothing."""
+    if sp.issparse(block):
+        out = block.copy()
+        out.data = np.nan_to_num(inv(out.data), nan=0.0, posinf=np.inf, neginf=-np.inf)
+        return np.asarray(out.sum(axis=1)).ravel()
+    return np.nansum(inv(block), axis=1)
 
 
 def detect_scale(X: Any, *, adata: Any = None, arg: str = "data") -> tuple[str, str]:
@@ -286,7 +293,12 @@ def detect_scale(X: Any, *, adata: Any = None, arg: str = "data") -> tuple[str, 
             if np.isclose(float(base), 2.0):
                 return "log2", "detected: adata.uns['log1p'] with base 2"
     block = _sample_rows(X)
-    finite = block[np.isfinite(block)]
+    if sp.issparse(block):
+        finite = block.data[np.isfinite(block.data)]
+        if block.nnz < block.shape[0] * block.shape[1]:  # implicit zeros are values too
+            finite = np.append(finite, 0.0)
+    else:
+        finite = block[np.isfinite(block)]
     if finite.size == 0:
         raise ScaleError(
             f"{arg}: cannot detect the scale, the sampled values are all NaN; pass scale=."
@@ -305,7 +317,7 @@ def detect_scale(X: Any, *, adata: Any = None, arg: str = "data") -> tuple[str, 
     if not integer:
         with np.errstate(over="ignore", invalid="ignore"):
             for name, inv in (("log1p", np.expm1), ("log2", lambda v: np.exp2(v) - 1.0)):
-                totals = np.nansum(inv(block), axis=1)
+                totals = _back_transformed_totals(block, inv)
                 totals = totals[totals > 0]
                 if totals.size >= 2 and np.std(totals) <= 1e-3 * np.mean(totals):
                     return (

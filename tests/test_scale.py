@@ -127,3 +127,35 @@ def test_detected_scale_must_match_the_reference(counts):
     cpm = counts / counts.sum(axis=1, keepdims=True) * 1e6
     with pytest.raises(errors.ReferenceMismatchError, match=r"scale 'linear' \(detected"):
         ifnscore.score(cpm, genes=GENES, reference=ref)
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        lambda c: c,
+        lambda c: c / c.sum(axis=1, keepdims=True) * 1e6,
+        lambda c: np.log2(c / c.sum(axis=1, keepdims=True) * 1e6 + 1),
+        lambda c: np.log1p(c / c.sum(axis=1, keepdims=True) * 1e4),
+    ],
+    ids=["counts", "linear", "log2", "log1p"],
+)
+def test_sparse_detection_agrees_with_dense_and_stays_sparse(counts, transform):
+    from ifnscore._validation import _sample_rows, detect_scale
+
+    dense = transform(counts.astype(np.float64))
+    for fmt in (sp.csr_matrix, sp.csc_matrix, sp.csr_array):
+        X = fmt(dense)
+        assert detect_scale(X) == detect_scale(dense)
+        assert sp.issparse(_sample_rows(X))  # detection never densifies sparse data
+
+
+def test_sparse_ambiguous_data_is_not_guessed():
+    rng = np.random.default_rng(5)
+    X = sp.random(20, 300, density=0.1, random_state=rng, data_rvs=lambda k: rng.uniform(0, 9, k))
+    with pytest.raises(errors.ScaleError, match=r"range 0 to"):
+        ifnscore.score(
+            X.tocsr(),
+            genes=[f"G{i}" for i in range(300)],
+            method="mean_log",
+            signature=["G1", "G2"],
+        )
