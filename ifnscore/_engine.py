@@ -143,6 +143,24 @@ def _check_nonnegative(L: np.ndarray, expr: Expression, genes: list[str]) -> Non
         )
 
 
+#: Largest plausible expression on the linear scale (2**60, about 1e18): a log value above
+#: its logarithm means the data are not on the log scale they were declared to be on.
+_MAX_LOG = {"log2": 60.0, "log1p": 60.0 * math.log(2.0)}
+
+
+def _check_log_range(values: np.ndarray, expr: Expression, col_genes: list[str]) -> None:
+    limit = _MAX_LOG[expr.scale]
+    with np.errstate(invalid="ignore"):
+        big = np.argwhere(values > limit)
+    if big.size:
+        i, j = big[0]
+        raise InputError(
+            f"data has the value {values[i, j]:.4g} on the {expr.scale} scale (sample {expr.samples[i]!r}, gene "
+            f"{col_genes[j]!r}), which is over 1e18 on the linear scale: these look like linear values; "
+            "pass scale='linear' or 'counts' (or scale='auto')."
+        )
+
+
 def gene_values(
     expr: Expression, matches: Mapping[str, GeneMatch], space: str, nan: Nan
 ) -> tuple[list[str], np.ndarray]:
@@ -160,6 +178,8 @@ def gene_values(
     if expr.scale == "counts":
         B = _cpm(expr, B)
     B = _check_finite(B, expr, col_genes, nan)
+    if expr.scale in ("log2", "log1p"):
+        _check_log_range(B, expr, col_genes)
     if space == "log2" and simple and expr.scale in ("log2", "log1p"):
         return genes, (B / np.log(2.0) if expr.scale == "log1p" else B)
     if expr.scale == "log2":
