@@ -550,3 +550,14 @@ def test_min_genes_accepts_numpy_integers():
         _patients(), genes=GENES, scale="linear", method="mean_log", min_genes=np.int64(6)
     )
     assert res["n_genes"].tolist() == [6, 6, 6]
+
+
+@pytest.mark.parametrize("method", ["fc_sum", "z_sum", "mean_log"])
+@pytest.mark.parametrize("scale", ["log2", "log1p"])
+def test_linear_values_declared_as_log_are_refused(method, scale):
+    cpm = CTRL * 1000.0  # values up to 90,000: no log scale reaches them
+    ref = None
+    if method != "mean_log":
+        ref = ifnscore.calibrate(np.log2(CTRL + 1), genes=GENES, scale=scale, method=method)
+    with pytest.raises(errors.InputError, match=rf"on the {scale} scale.*look like linear values"):
+        ifnscore.score(cpm, genes=GENES, scale=scale, method=method, reference=ref)
