@@ -28,6 +28,7 @@ __all__ = ["Reference", "SignatureReference", "calibrate"]
 
 SCHEMA = "ifnscore.reference"
 SCHEMA_VERSION = 1
+LIMIT_SOURCES = ("published", "controls", "user")
 #: Control scores are stored in the JSON up to this many controls (for plots and re-derivation).
 MAX_STORED_SCORES = 10_000
 
@@ -245,6 +246,11 @@ class Reference:
                         raise ReferenceError(
                             f"{source}: gene {g!r} has parameters {p}, expected finite {sorted(need)}."
                         )
+            n_controls = int(d["n_controls"])
+            if n_controls < 2:
+                raise ReferenceError(
+                    f"{source}: n_controls={n_controls}; a reference needs at least 2 controls."
+                )
             sigs = {n: SignatureReference.from_dict(n, s) for n, s in d["signatures"].items()}
             if not sigs:
                 raise ReferenceError(f"{source} holds no signature.")
@@ -259,14 +265,23 @@ class Reference:
                     raise ReferenceError(
                         f"{source}: signature {n!r} uses genes outside its gene list."
                     )
-                if not math.isfinite(s.upper_limit.value):
-                    raise ReferenceError(f"{source}: signature {n!r} has a non-finite upper limit.")
+                for lim in (s.upper_limit, *s.limits.values()):
+                    if not math.isfinite(lim.value) or lim.source not in LIMIT_SOURCES:
+                        raise ReferenceError(
+                            f"{source}: signature {n!r} has an invalid limit {lim.to_dict()} (a finite "
+                            f"value from one of {list(LIMIT_SOURCES)} is needed)."
+                        )
+                if s.control_scores and len(s.control_scores) != n_controls:
+                    raise ReferenceError(
+                        f"{source}: signature {n!r} stores {len(s.control_scores)} control scores "
+                        f"for {n_controls} controls."
+                    )
             return cls(
                 method=method.name,
                 scale=scale,
                 gene_params=_freeze(gene_params),
                 signatures=_FrozenDict(sigs),
-                n_controls=int(d["n_controls"]),
+                n_controls=n_controls,
                 control_samples=tuple(str(s) for s in d.get("control_samples", ())),
                 method_options=_freeze(d.get("method_options", {})),
                 created=str(d.get("created", "")),

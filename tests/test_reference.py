@@ -227,3 +227,13 @@ def test_bundled_controls_give_a_limit_near_12_5(ref_fc_sum):
     assert ref_fc_sum.n_controls == 40
     summary = ref_fc_sum.signatures["rice6"].summary
     assert 5.0 < summary["median"] < 7.0  # healthy fold changes near 1, six genes
+
+
+def test_reference_pickles():
+    import pickle
+
+    ref = _ref(method="z_mean")
+    back = pickle.loads(pickle.dumps(ref))
+    assert back == ref
+    with pytest.raises(TypeError, match="read-only"):
+        back.signatures["rice6"] = None  # type: ignore[index]
