@@ -262,9 +262,9 @@ def compute(
     if method.aggregate in ("sum", "mean") and nan == "raise":
         W = np.zeros((len(genes), s), dtype=np.float64)
         for j, sig in enumerate(sigs):
-            idx = [pos[m.gene] for m in matches[sig.name] if m.found]
-            W[idx, j] = 1.0 if method.aggregate == "sum" else 1.0 / len(idx)
-            n_genes[:, j] = len(idx)
+            used = [pos[m.gene] for m in matches[sig.name] if m.found]
+            W[used, j] = 1.0 if method.aggregate == "sum" else 1.0 / len(used)
+            n_genes[:, j] = len(used)
         scores[:] = T @ W
     else:
         for j, sig in enumerate(sigs):
