@@ -121,7 +121,7 @@ def _gene_tuple(genes: object, what: str, *, empty_ok: bool = False) -> tuple[st
             f"{what} must be a list of gene names, not the single string {genes!r}."
         )
     try:
-        out = tuple(str(g).strip() for g in genes)  # type: ignore[union-attr]
+        out = tuple(str(g).strip() for g in genes)  # type: ignore[attr-defined]
     except TypeError:
         raise SignatureError(
             f"{what} must be a list of gene names, got {type(genes).__name__}."
@@ -232,7 +232,7 @@ def read_gmt(path: str | os.PathLike) -> list[Signature]:
                 f"{path}, line {lineno}: a GMT line needs a name, a description and at least one gene, "
                 "separated by tabs."
             )
-        sigs.append(Signature(parts[0], genes, title=parts[1]))
+        sigs.append(Signature(parts[0], tuple(genes), title=parts[1]))
     if not sigs:
         raise SignatureError(f"{path}: the GMT file holds no gene set.")
     names = [s.name for s in sigs]
@@ -292,7 +292,7 @@ def as_signatures(signature: SignatureLike | None, default: str = "rice6") -> li
                 f"signature= mixes signature names {named} with other entries; pass either a list of "
                 "signature names or a list of genes."
             )
-        return [Signature("custom", [str(i) for i in items])]
+        return [Signature("custom", tuple(str(i) for i in items))]
     raise SignatureError(
         f"signature= must be a name, a list of genes, a dict or a Signature, got {type(signature).__name__}."
     )
