@@ -298,7 +298,7 @@ def _frame(
         cols: dict[str, Any] = {"score": s}
         lim = limits[sig.name]
         if lim is not None:
-            with np.errstate(invalid="ignore"):
+            with np.errstate(invalid="ignore", divide="ignore"):
                 cols["positive"] = np.asarray(s >= lim[0], dtype=bool)
                 cols["fold_over_limit"] = s / lim[0]
         cols["n_genes"] = comp.n_genes[:, j]

@@ -71,15 +71,28 @@ def test_gene_order_invariance(refs, X, method, data):
     np.testing.assert_allclose(b, a, rtol=RTOL, atol=1e-300)
 
 
+@pytest.fixture(scope="module")
+def refs_counts():
+    rng = np.random.default_rng(6)
+    ctrl = rng.negative_binomial(5, 0.05, size=(12, len(GENES)))
+    return {m: ifnscore.calibrate(ctrl, genes=GENES, scale="counts", method=m) for m in METHODS}
+
+
 @SETTINGS
-@given(X=cohorts(min_rows=2), method=method_st, data=st.data())
-def test_batch_independence(refs, X, method, data):
+@given(X=cohorts(min_rows=2), method=method_st, counts=st.booleans(), data=st.data())
+def test_batch_independence(refs, refs_counts, X, method, counts, data):
     names = [f"s{i}" for i in range(len(X))]
     subset = data.draw(
         st.lists(st.integers(0, len(X) - 1), min_size=1, max_size=len(X), unique=True)
     )
-    whole = _scores(X, refs[method], samples=names)
-    part = _scores(X[subset], refs[method], samples=[names[i] for i in subset])
+    scale, ref = "linear", refs[method]
+    if counts:  # counts -> CPM per sample: still independent of the other samples
+        X = np.round(X)
+        X[:, -1] += 1  # no empty library
+        scale, ref = "counts", refs_counts[method]
+    kw = {"genes": GENES, "scale": scale, "reference": ref}
+    whole = ifnscore.score(X, samples=names, **kw)["score"]
+    part = ifnscore.score(X[subset], samples=[names[i] for i in subset], **kw)["score"]
     np.testing.assert_allclose(part, whole.iloc[subset], rtol=RTOL, atol=1e-300)
 
 
