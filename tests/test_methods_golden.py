@@ -238,3 +238,42 @@ def test_percentile_rank(values, p, expected):
 def test_bad_limit_rules(rule):
     with pytest.raises(ifnscore.errors.InputError, match="rule="):
         controls_limit(np.arange(10.0), rule)
+
+
+# ------------------------------------------------------------------------ realistic data
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_bundled_cohort_against_a_plain_python_loop(example, method):
+    """Every sample of the bundled counts, scored by a per-sample loop over Python floats."""
+    counts, samples = example
+    ctrl_mask = (samples["group"] == "control").to_numpy()
+    rows = counts.to_numpy()
+    sig = list(ifnscore.get_signature("rice6").genes)
+    pos = [counts.columns.get_loc(g) for g in sig]
+
+    def cpm(row):
+        lib = math.fsum(float(v) for v in row)
+        return [1e6 * float(row[p]) / lib for p in pos]
+
+    ctrl = [cpm(r) for r, c in zip(rows, ctrl_mask, strict=True) if c]
+    expected = hand_scores(method, ctrl, [cpm(r) for r in rows])
+    ref = None
+    if method != "mean_log":
+        ref = ifnscore.calibrate(counts[ctrl_mask], method=method)
+    res = ifnscore.score(counts, method=method, reference=ref)
+    np.testing.assert_allclose(res["score"].to_numpy(), expected, rtol=RTOL)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_several_signatures_at_once_equal_one_at_a_time(example, method):
+    counts, samples = example
+    ctrl = counts[samples["group"] == "control"]
+    names = ["rice6", "ifngs4", "feng5", "raupov5", "janssen10"]
+    ref_all = None if method == "mean_log" else ifnscore.calibrate(ctrl, names, method=method)
+    together = ifnscore.score(counts, names, method=method, reference=ref_all)
+    for name in names:
+        ref = None if method == "mean_log" else ifnscore.calibrate(ctrl, name, method=method)
+        alone = ifnscore.score(counts, name, method=method, reference=ref)
+        np.testing.assert_allclose(together[name, "score"], alone["score"], rtol=1e-12)
+        assert together[name, "n_genes"].tolist() == alone["n_genes"].tolist()
