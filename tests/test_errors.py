@@ -231,6 +231,9 @@ def test_ambiguous_orientation(ref):
     df = pd.DataFrame(np.ones((3, 4)), index=["a", "b", "c"], columns=["w", "x", "y", "z"])
     with pytest.raises(errors.InputError, match=r"Cannot tell whether the rows.*rows='genes'"):
         ifnscore.score(df, reference=ref)
+    both = pd.DataFrame(np.ones((8, 8)), index=GENES, columns=GENES)  # e.g. a gene correlation
+    with pytest.raises(errors.InputError, match=r"100% of columns, 100% of rows"):
+        ifnscore.score(both, reference=ref)
     with pytest.raises(errors.InputError, match=r"genes= has 5 names but data has shape \(3, 8\)"):
         ifnscore.score(_patients(), genes=GENES[:5], reference=ref)
     with pytest.raises(errors.InputError, match="rows='cols' is not valid"):
