@@ -232,7 +232,7 @@ def test_ambiguous_orientation(ref):
     with pytest.raises(errors.InputError, match=r"Cannot tell whether the rows.*rows='genes'"):
         ifnscore.score(df, reference=ref)
     both = pd.DataFrame(np.ones((8, 8)), index=GENES, columns=GENES)  # e.g. a gene correlation
-    with pytest.raises(errors.InputError, match=r"100% of columns, 100% of rows"):
+    with pytest.raises(errors.InputError, match=r"gene-like names: 75% of columns, 75% of rows"):
         ifnscore.score(both, reference=ref)
     with pytest.raises(errors.InputError, match=r"genes= has 5 names but data has shape \(3, 8\)"):
         ifnscore.score(_patients(), genes=GENES[:5], reference=ref)
