@@ -320,6 +320,7 @@ def follow(
         rows, columns=_SUMMARY_COLUMNS + [f"{k}_{c}" for c in clin for k in ("rho", "n")]
     )
     summary = summary.set_index("patient")
+    summary["above_at_baseline"] = summary["above_at_baseline"].astype("boolean")
     correlations = pd.DataFrame(corr_rows, columns=["patient", "measure", "n", "rho", "p_value"])
     treat = _treatments(treatments, frame, origin if is_date else None, is_date)
     excl = pd.DataFrame(excluded, columns=["sample", "patient", "reason"]).set_index("sample")
