@@ -77,7 +77,7 @@ _RC = {
 def _mpl() -> Any:
     try:
         import matplotlib
-    except ImportError:  # pragma: no cover - exercised only without matplotlib
+    except ImportError:
         raise ImportError(
             "ifnscore's figures need matplotlib: pip install 'ifnscore[plot]' (or pip install matplotlib)."
         ) from None
