@@ -1,5 +1,6 @@
 """ifnscore.follow: per-patient numbers checked against hand computation."""
 
+import itertools
 import warnings
 
 import numpy as np
@@ -24,13 +25,11 @@ def scored(example, ref_fc_sum):
 @pytest.fixture(scope="module")
 def case(scored):
     res, samples = scored
-    return ifnscore.follow(
-        res, samples, clinical="cmas", treatments=example_files()["treatments"]
-    )
+    return ifnscore.follow(res, samples, clinical="cmas", treatments=example_files()["treatments"])
 
 
 def test_bundled_patient_by_hand(scored, case):
-    res, samples = scored
+    res, _samples = scored
     visits = [f"JDM01_d{d:03d}" for d in (0, 14, 28, 56, 84, 112, 168, 252, 365)]
     s = res.loc[visits, "score"].to_numpy()
     days = np.array([0, 14, 28, 56, 84, 112, 168, 252, 365], dtype=float)
@@ -63,7 +62,7 @@ def test_bundled_patient_spearman_by_hand(scored, case):
     """CMAS rises 10, 12, ..., 50 (ranks 1..9). The scores fall until day 252, then day 365
     lies between day 252 and day 168, so the score ranks are 9, 8, 7, 6, 5, 4, 3, 1, 2;
     sum d^2 = 64+36+16+4+0+4+16+49+49 = 238 and rho = 1 - 6*238 / (9 * 80) = -0.98333..."""
-    res, samples = scored
+    _res, _samples = scored
     v = case.patient("JDM01")
     s = v["score"].to_numpy()
     assert (np.diff(s[:8]) < 0).all()
@@ -260,7 +259,7 @@ def test_properties_relapses_and_order(scores, rnd):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fu = ifnscore.follow(m["score"], m, upper_limit=10)
-    naive = sum(1 for a, b in zip(scores, scores[1:], strict=False) if a < 10 <= b)
+    naive = sum(1 for a, b in itertools.pairwise(scores) if a < 10 <= b)
     assert fu.summary.loc["P", "n_relapses"] == naive
     first = next((i for i, s in enumerate(scores) if s < 10), None)
     got = fu.summary.loc["P", "first_below_time"]

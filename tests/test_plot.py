@@ -31,9 +31,7 @@ def scored(example, ref_fc_sum):
 @pytest.fixture(scope="module")
 def case(scored):
     res, samples = scored
-    return ifnscore.follow(
-        res, samples, clinical="cmas", treatments=example_files()["treatments"]
-    )
+    return ifnscore.follow(res, samples, clinical="cmas", treatments=example_files()["treatments"])
 
 
 def _hlines(ax, y):
@@ -57,7 +55,9 @@ def test_trajectory_elements(case):
     np.testing.assert_allclose(lines[0].get_xdata(), v["time"])
     np.testing.assert_allclose(lines[0].get_ydata(), v["score"])
     # open markers for the 3 visits below the limit
-    assert any(len(ln.get_xdata()) == 3 and ln.get_markerfacecolor() == "white" for ln in ax.get_lines())
+    assert any(
+        len(ln.get_xdata()) == 3 and ln.get_markerfacecolor() == "white" for ln in ax.get_lines()
+    )
     # limit line and the shaded reference range from the bottom of the axis up to the limit
     assert _hlines(ax, LIMIT)
     spans = [p for p in ax.patches if isinstance(p, Rectangle)]
@@ -68,7 +68,11 @@ def test_trajectory_elements(case):
     labels = ax.get_legend().get_texts()
     assert any("reference range (< 12.49)" in t.get_text() for t in labels)
     # second axis with CMAS
-    twin = [a for a in fig.axes if a is not ax and a.get_shared_x_axes().joined(a, ax) and a.get_ylabel()]
+    twin = [
+        a
+        for a in fig.axes
+        if a is not ax and a.get_shared_x_axes().joined(a, ax) and a.get_ylabel()
+    ]
     cmas = [a for a in twin if a.get_ylabel() == "CMAS"]
     assert len(cmas) == 1
     np.testing.assert_allclose(cmas[0].get_lines()[0].get_ydata(), v["cmas"])
@@ -162,7 +166,7 @@ def test_gene_heatmap_elements(example, ref_fc_sum):
     fc = plot.gene_values(counts, ref_fc_sum)
     fig = plot.gene_heatmap(fc, groups=samples["group"])
     axg, ax = fig.axes[0], fig.axes[1]
-    img = [c for c in ax.get_children() if isinstance(c, AxesImage)][0]
+    img = next(c for c in ax.get_children() if isinstance(c, AxesImage))
     arr = np.asarray(img.get_array())
     assert arr.shape == (6, len(counts))
     # columns are samples (reordered), rows genes: the same multiset of log2 values per gene
@@ -186,7 +190,9 @@ def test_calibration_without_and_with_ci(ref_fc_sum):
     sref = ref_fc_sum.signatures["rice6"]
     heights = [p.get_height() for p in ax.patches if isinstance(p, Rectangle)]
     assert sum(heights) == len(sref.control_scores) == 40
-    xs = {round(float(ln.get_xdata()[0]), 6) for ln in ax.get_lines() if len(set(ln.get_xdata())) == 1}
+    xs = {
+        round(float(ln.get_xdata()[0]), 6) for ln in ax.get_lines() if len(set(ln.get_xdata())) == 1
+    }
     assert round(LIMIT, 6) in xs
     assert round(sref.limits["controls"].value, 6) in xs
     assert ax.get_xlabel() == "fc_sum score (rice6)"
@@ -199,7 +205,9 @@ def test_calibration_without_and_with_ci(ref_fc_sum):
     band = [
         p
         for p in ax2.patches
-        if isinstance(p, Rectangle) and np.isclose(p.get_x(), 11.0) and np.isclose(p.get_width(), 3.0)
+        if isinstance(p, Rectangle)
+        and np.isclose(p.get_x(), 11.0)
+        and np.isclose(p.get_width(), 3.0)
     ]
     assert len(band) == 1
     assert any("90% CI" in t.get_text() for t in ax2.get_legend().get_texts())

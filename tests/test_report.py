@@ -7,14 +7,13 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-import ifnscore
 from ifnscore.cli import main
 from ifnscore.datasets import example_files, load_example
 from ifnscore.errors import InputError
 
 pytest.importorskip("matplotlib")
 
-from ifnscore.report import report  # noqa: E402
+from ifnscore.report import report
 
 VOID = {"meta", "img", "br", "hr", "link", "input", "source", "col", "area", "base", "wbr"}
 
@@ -44,7 +43,9 @@ class _Checker(HTMLParser):
         if tag in VOID:
             return
         if not self.stack or self.stack[-1] != tag:
-            self.errors.append(f"</{tag}> does not close <{self.stack[-1] if self.stack else None}>")
+            self.errors.append(
+                f"</{tag}> does not close <{self.stack[-1] if self.stack else None}>"
+            )
         else:
             self.stack.pop()
 
@@ -87,7 +88,7 @@ def example_report(example, ref_fc_sum):
 
 
 def test_report_is_valid_self_contained_html(example_report, example):
-    counts, samples = example
+    counts, _samples = example
     p = _check(example_report)
     assert {"cohort", "reference", "patients", "samples", "patient-JDM01"} <= set(p.ids)
     assert p.tags.count("img") == 4  # cohort, heatmap, calibration, one trajectory
@@ -101,7 +102,7 @@ def test_report_is_valid_self_contained_html(example_report, example):
 
 
 def test_report_escapes_user_text(example, ref_fc_sum):
-    counts, samples = example
+    counts, _samples = example
     text = report(counts.iloc[:50], ref_fc_sum, title="<script>alert(1)</script> & co")
     assert "<script>" not in text
     assert "&lt;script&gt;" in text
