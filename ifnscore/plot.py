@@ -1,10 +1,11 @@
 r"""Figures of interferon scores (matplotlib, the optional extra ``ifnscore[plot]``).
 
-Every function returns a :class:`matplotlib.figure.Figure` (made without :mod:`matplotlib.pyplot`,
-so nothing is left open in pyplot's figure registry; Jupyter shows it, ``fig.savefig(path)`` writes
-it). Colours are the Okabe–Ito palette, safe for colour-blind readers
-(Okabe & Ito 2008, https://jfly.uni-koeln.de/color/); the fold-change heatmap uses ColorBrewer's
-diverging RdBu. Fonts are sized for slides.
+Every function returns a :class:`matplotlib.figure.Figure`, made without
+:mod:`matplotlib.pyplot`: nothing is left open in pyplot's figure registry and nothing is drawn
+twice; Jupyter shows it as the value of a cell, ``fig.savefig(path)`` writes it. Colours are the
+Okabe–Ito palette, safe for colour-blind readers (Okabe & Ito 2008,
+https://jfly.uni-koeln.de/color/); the fold-change heatmap uses ColorBrewer's diverging RdBu.
+Fonts are sized for slides.
 
 * :func:`trajectory` – one patient's score over time (log axis), the reference range shaded,
   treatment periods as bars, a clinical measure on a second axis;
@@ -54,8 +55,8 @@ _CYCLE = [
         "reddish purple",
         "sky blue",
         "vermillion",
-        "yellow",
         "black",
+        "yellow",
     )
 ]
 _SCORE = OKABE_ITO["blue"]
@@ -84,11 +85,42 @@ def _mpl() -> Any:
     return matplotlib
 
 
-def _figure(width: float, height: float, **kwargs: Any) -> Figure:
-    _mpl()
-    from matplotlib.figure import Figure
+_FIGURE_CLASS: Any = None
 
-    return Figure(figsize=(width, height), layout="constrained", **kwargs)
+
+def _shown_figure_class() -> Any:
+    """``ifnscore.plot._ShownFigure``: a matplotlib Figure with ``_repr_png_``, so that Jupyter
+    displays it once as the value of a cell even when pyplot was never imported. Made on first
+    use (matplotlib is optional) and reachable by name, so figures still pickle."""
+    global _FIGURE_CLASS
+    if _FIGURE_CLASS is None:
+        _mpl()
+        from matplotlib.figure import Figure
+
+        class _ShownFigure(Figure):
+            def _repr_png_(self) -> bytes:
+                import io
+
+                buf = io.BytesIO()
+                self.savefig(buf, format="png", dpi=100)
+                return buf.getvalue()
+
+        _ShownFigure.__module__ = __name__
+        _ShownFigure.__qualname__ = "_ShownFigure"
+        _FIGURE_CLASS = _ShownFigure
+    return _FIGURE_CLASS
+
+
+def __getattr__(name: str) -> Any:
+    if name == "_ShownFigure":
+        return _shown_figure_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _figure(width: float, height: float, **kwargs: Any) -> Figure:
+    """A new Figure outside pyplot's registry (nothing left open, nothing drawn twice)."""
+    cls = _shown_figure_class()
+    return cls(figsize=(width, height), layout="constrained", **kwargs)  # type: ignore[no-any-return]
 
 
 def _use_log(values: np.ndarray, log: bool | None, what: str) -> bool:
@@ -315,6 +347,7 @@ def cohort(
     order: Sequence[str] | None = None,
     log: bool | None = None,
     title: str | None = "IFN score by group",
+    ylabel: str | None = None,
     width: float | None = None,
     height: float = 6.0,
     seed: int = 0,
@@ -337,6 +370,8 @@ def cohort(
         Group order (default: sorted by median score, lowest first).
     log
         Logarithmic axis: ``None`` (default) when all scores are positive.
+    title, ylabel
+        Title and score-axis label (default ``"IFN score (<signature>)"``).
     seed
         Seed of the horizontal jitter of the points (deterministic figures).
 
@@ -384,11 +419,11 @@ def cohort(
             ax.scatter(
                 x,
                 d,
-                s=30,
+                s=30 if max(x.size for x in data) <= 150 else 12,
                 color=_CYCLE[i % len(_CYCLE)],
                 alpha=0.8,
-                edgecolor="white",
-                linewidth=0.5,
+                edgecolor="0.25",
+                linewidth=0.3,
                 zorder=3,
             )
         ax.set_xticks(
@@ -412,7 +447,7 @@ def cohort(
                     fontsize=11,
                 )
             ax.legend(loc="upper left", bbox_to_anchor=(0, -0.16), frameon=False)
-        ax.set_ylabel(f"IFN score{f' ({sig})' if sig else ''}")
+        ax.set_ylabel(ylabel or f"IFN score{f' ({sig})' if sig else ''}")
         ax.set_xlim(-0.6, len(names) - 0.4)
         ax.grid(axis="y", which="major", color="0.9", zorder=0)
         if title:

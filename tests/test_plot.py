@@ -217,3 +217,13 @@ def test_missing_matplotlib_gives_a_clear_error(monkeypatch, case):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"ifnscore\[plot\]"):
         plot.trajectory(case)
+
+
+def test_figures_display_in_jupyter_and_pickle(ref_fc_sum):
+    import pickle
+
+    fig = plot.calibration(ref_fc_sum)
+    assert fig._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    again = pickle.loads(pickle.dumps(fig))
+    assert isinstance(again, mpl.figure.Figure)
+    assert again.axes[0].get_xlabel() == fig.axes[0].get_xlabel()
