@@ -16,6 +16,8 @@ ROOT = str(Path(__file__).parent.parent)
 
 
 def test_there_are_notebooks_and_none_has_outputs():
+    if not (Path(ROOT) / "notebooks").is_dir():
+        pytest.skip("no notebooks/ folder in this copy (e.g. an sdist)")
     assert [p.stem for p in NOTEBOOKS] == [
         "01_quickstart",
         "02_longitudinal_case",
