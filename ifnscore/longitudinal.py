@@ -449,7 +449,7 @@ def _scores_from_frame(
         if signature not in names:
             raise InputError(f"signature={signature!r} is not in scores; it holds {names}.")
         frame = scores[signature]
-        name: str | None = signature
+        name = signature
     else:
         name = signature or (next(iter(sig_meta)) if len(sig_meta) == 1 else None)
     if "score" not in frame.columns:

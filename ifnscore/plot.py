@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from ._reference import Reference
+    from ._validation import Rows, Scale
     from .longitudinal import Followup
 
 __all__ = ["OKABE_ITO", "calibration", "cohort", "gene_heatmap", "gene_values", "trajectory"]
@@ -63,7 +64,7 @@ _SCORE = OKABE_ITO["blue"]
 _LIMIT = OKABE_ITO["vermillion"]
 _CLINICAL = OKABE_ITO["orange"]
 _NORMAL = "#D9EFE6"  # a pale tint of bluish green for the reference range
-_RC = {
+_RC: Any = {
     "font.size": 13,
     "axes.titlesize": 15,
     "axes.labelsize": 13,
@@ -498,10 +499,10 @@ def gene_values(
     reference: Reference,
     *,
     signature: str | None = None,
-    scale: str = "auto",
+    scale: Scale = "auto",
     genes: Sequence[str] | None = None,
     samples: Sequence[str] | None = None,
-    rows: str = "auto",
+    rows: Rows = "auto",
     layer: str | None = None,
     use_raw: bool = False,
 ) -> pd.DataFrame:
@@ -655,7 +656,7 @@ def gene_heatmap(
             idx = np.arange(len(values))
         elif order == "score" or (order == "group" and g is None):
             idx = np.argsort(total, kind="stable")
-        elif order == "group":
+        elif order == "group" and g is not None:
             med = pd.Series(total, index=values.index).groupby(g).median()
             rank = g.map(med.rank(method="first")).to_numpy()
             idx = np.lexsort((total, rank))
@@ -786,7 +787,7 @@ def calibration(
             edges = np.histogram_bin_edges(scores, bins=int(np.clip(scores.size // 2, 8, 20)))
         ax.hist(
             scores,
-            bins=edges,
+            bins=edges.tolist(),
             color=OKABE_ITO["sky blue"],
             edgecolor="white",
             zorder=2,
@@ -855,7 +856,7 @@ def _limit_ci(details: Mapping[str, Any]) -> tuple[float, float] | None:
     if ci is None and "ci_low" in details and "ci_high" in details:
         ci = (details["ci_low"], details["ci_high"])
     try:
-        lo, hi = (float(x) for x in ci)  # type: ignore[union-attr]
+        lo, hi = (float(x) for x in ci)  # type: ignore[union-attr, arg-type]
     except (TypeError, ValueError):
         return None
     if not (np.isfinite(lo) and np.isfinite(hi)) or hi < lo:

@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from ._reference import Reference
+    from ._validation import Scale
     from .longitudinal import Followup
 
 __all__ = ["report"]
@@ -53,7 +54,7 @@ def report(
     time: str = "day",
     clinical: str | Sequence[str] | None = None,
     signature: str | None = None,
-    scale: str = "auto",
+    scale: Scale = "auto",
     layer: str | None = None,
     use_raw: bool = False,
     title: str = "Interferon signature report",
@@ -126,7 +127,7 @@ def report(
     if signature not in reference.signatures:
         raise InputError(f"signature={signature!r} is not in the reference (it holds {names}).")
     expr_data, kw, meta, treatments = _unpack(data, samples, treatments, layer, use_raw)
-    scores = score(expr_data, signature, reference=reference, scale=scale, **kw)
+    scores = cast(pd.DataFrame, score(expr_data, signature, reference=reference, scale=scale, **kw))
     if meta is not None:
         meta = _read_table(meta, "samples", index=True)
         meta.index = meta.index.astype(str)
