@@ -554,7 +554,16 @@ def _read_table(obj: Any, arg: str, *, index: bool) -> pd.DataFrame:
     )
 
 
+def _blank_to_nan(col: pd.Series) -> pd.Series:
+    """Empty or whitespace-only strings are missing values."""
+    if col.dtype != object:
+        return col
+    blank = col.map(lambda x: isinstance(x, str) and not x.strip())
+    return col.mask(blank.astype(bool))
+
+
 def _numeric(col: pd.Series, what: str) -> pd.Series:
+    col = _blank_to_nan(col)
     out = pd.to_numeric(col, errors="coerce")
     bad = col.notna() & out.isna()
     if bad.any():
@@ -605,6 +614,7 @@ def _treatments(
     if is_date:
         first = frame.assign(o=origin).groupby("patient")["o"].first()
         for c in ("start", "stop"):
+            t[c] = _blank_to_nan(t[c])
             d = pd.to_datetime(t[c], errors="coerce", format="ISO8601")
             bad = t[c].notna() & d.isna()
             if bad.any():

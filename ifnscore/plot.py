@@ -226,7 +226,8 @@ def trajectory(
             fig = _figure(width, height)
             ax, axt = fig.subplots(), None
         t_end = _time_end(t, treat)
-        lo_x = min(0.0, float(np.nanmin(t))) if t.size else 0.0
+        starts = treat["start"].to_numpy(dtype=float)
+        lo_x = min([0.0, *t[np.isfinite(t)], *starts[np.isfinite(starts)]])
         pad = 0.03 * (t_end - lo_x if t_end > lo_x else 1.0)
         ax.set_xlim(lo_x - pad, t_end + pad)
         if use_log:
@@ -256,6 +257,20 @@ def trajectory(
             mew=2,
             zorder=4,
         )
+        rel = v["relapse"].to_numpy(dtype=bool)
+        if rel.any():
+            ax.plot(
+                t[rel],
+                s[rel],
+                ls="none",
+                marker="o",
+                ms=16,
+                mfc="none",
+                mec=_LIMIT,
+                mew=2,
+                zorder=4,
+                label="relapse (back above the limit)",
+            )
         for ti, si in zip(t[ok], s[ok], strict=True):
             ax.annotate(
                 _fmt(si, 3),
@@ -603,7 +618,7 @@ def gene_heatmap(
     *,
     groups: Any = None,
     order: str | Sequence[str] = "group",
-    title: str | None = "Per-gene fold change over healthy controls",
+    title: str | None = "auto",
     width: float | None = None,
     height: float | None = None,
     labels: bool | None = None,
@@ -623,6 +638,9 @@ def gene_heatmap(
     order
         ``"group"`` (default: by group, then by the row sum within each group), ``"score"``
         (by the row sum), ``"none"`` (as given), or a list of sample names.
+    title
+        ``"auto"`` (default): names what is shown (fold change, z-score or log expression);
+        ``None`` for no title.
     labels
         Show sample names (default: when there are at most 40 samples).
 
@@ -646,7 +664,13 @@ def gene_heatmap(
         with np.errstate(divide="ignore", invalid="ignore"):
             M = np.log2(V)
         cbar_label = "log$_2$ fold change vs. healthy median"
+        auto_title = "Per-gene fold change over healthy controls"
     else:
+        auto_title = (
+            "Per-gene z-score against healthy controls"
+            if kind == "z"
+            else "Per-gene log expression"
+        )
         M = V.copy()
         cbar_label = "z-score vs. healthy controls" if kind == "z" else "log$_2$(expression + 1)"
     g = _align_groups(groups, values.iloc[:, 0]) if groups is not None else None
@@ -724,6 +748,8 @@ def gene_heatmap(
             for name in names:
                 where = np.flatnonzero(gs == name)
                 axg.text(where.mean(), -0.75, name, ha="center", va="bottom", fontsize=11)
+        if title == "auto":
+            title = auto_title
         if title:
             (axg if axg is not None else ax).set_title(
                 title, loc="left", pad=22 if axg is not None else 6

@@ -227,3 +227,38 @@ def test_figures_display_in_jupyter_and_pickle(ref_fc_sum):
     again = pickle.loads(pickle.dumps(fig))
     assert isinstance(again, mpl.figure.Figure)
     assert again.axes[0].get_xlabel() == fig.axes[0].get_xlabel()
+
+
+def test_trajectory_marks_relapses_and_early_treatments():
+    m = pd.DataFrame(
+        {
+            "patient": "P",
+            "date": ["2025-01-10", "2025-02-01", "2025-02-20", "2025-04-15"],
+            "score": [240.0, 9.0, 30.0, 6.0],
+        },
+        index=list("abcd"),
+    )
+    t = pd.DataFrame(
+        {"patient": ["P"], "drug": ["hydroxychloroquine"], "start": ["2024-12-01"], "stop": [""]}
+    )
+    fu = ifnscore.follow(m["score"], m, time="date", upper_limit=LIMIT, treatments=t)
+    fig = plot.trajectory(fu)
+    ax = fig.axes[0]
+    ring = [ln for ln in ax.get_lines() if ln.get_label().startswith("relapse")]
+    assert len(ring) == 1
+    np.testing.assert_allclose(ring[0].get_xdata(), [41.0])  # 2025-02-20 is day 41
+    np.testing.assert_allclose(ring[0].get_ydata(), [30.0])
+    assert ax.get_xlim()[0] < -40  # the treatment began 40 days before the first visit
+    assert fig.axes[-1].get_xlabel() == "Time (days since first visit)"
+
+
+def test_gene_heatmap_z_scores_are_not_logged(example, controls):
+    counts, _ = example
+    ref_z = ifnscore.calibrate(controls, signature="rice6", method="z_sum")
+    z = plot.gene_values(counts.iloc[:12], ref_z)
+    fig = plot.gene_heatmap(z, order="none")
+    ax = fig.axes[0]
+    img = next(c for c in ax.get_children() if isinstance(c, AxesImage))
+    np.testing.assert_allclose(np.asarray(img.get_array()), z.to_numpy().T)
+    assert ax.get_title(loc="left") == "Per-gene z-score against healthy controls"
+    assert "z-score" in fig.axes[-1].get_ylabel()
