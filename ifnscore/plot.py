@@ -311,7 +311,8 @@ def trajectory(
             h2, l2 = ax2.get_legend_handles_labels()
             handles, labels = handles + h2, labels + l2
         ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=4, frameon=False)
-        xlabel = f"Time ({unit}s since first visit)" if "date" in v.columns else f"Time ({unit}s)"
+        units = unit if unit.endswith("s") else f"{unit}s"
+        xlabel = f"Time ({units} since first visit)" if "date" in v.columns else f"Time ({units})"
         if axt is not None:
             _treatment_bars(axt, treat, t_end)
             axt.set_xlabel(xlabel)

@@ -149,7 +149,11 @@ def report(
             f"No patients were followed: the sample metadata has no {patient!r} and {time!r} "
             "columns."
         )
-    values = plot.gene_values(expr_data, reference, signature=signature, scale=scale, **kw)
+    from ._methods import get_method
+
+    values = None
+    if get_method(reference.method).kind == "gene":
+        values = plot.gene_values(expr_data, reference, signature=signature, scale=scale, **kw)
     sref = reference.signatures[signature]
     limit = float(scores.attrs["ifnscore"]["signatures"][signature]["upper_limit"])
     parts = [
@@ -329,7 +333,7 @@ def _intro(
 
 
 def _cohort_section(
-    scores: pd.DataFrame, groups: pd.Series, values: pd.DataFrame, limit: float, plot: Any
+    scores: pd.DataFrame, groups: pd.Series, values: pd.DataFrame | None, limit: float, plot: Any
 ) -> str:
     s = scores["score"]
     rows = []
@@ -352,12 +356,25 @@ def _cohort_section(
         )
     table = pd.DataFrame(rows).set_index("group")
     fig_c = plot.cohort(scores, groups, upper_limit=limit)
-    fig_h = plot.gene_heatmap(values, groups=groups)
+    if values is None:
+        heatmap = (
+            '<p class="note">No per-gene heatmap: this method scores whole expression profiles '
+            "(ranks), not a combination of per-gene values.</p>"
+        )
+    else:
+        heatmap = _figure_html(
+            plot.gene_heatmap(values, groups=groups),
+            "Per-gene values behind the score (for fc_* methods the fold change over the "
+            "healthy controls' median, on a log2 colour scale centred at 1-fold), samples "
+            "ordered by group and score.",
+            "Heatmap of per-gene values across samples",
+        )
     return "\n".join(
         [
             '<h2 id="cohort">Cohort</h2>',
             f"<p>Scores by group against the upper limit {_num(limit)} (a sample is above the "
-            "limit when its score is at or above it).</p>",
+            "limit when its score is at or above it; a followed patient counts once per "
+            "visit).</p>",
             _table(table),
             _figure_html(
                 fig_c,
@@ -365,13 +382,7 @@ def _cohort_section(
                 "dashed line is the upper limit; above each group the fraction at or above it.",
                 "Box plot of scores by group with the upper limit",
             ),
-            _figure_html(
-                fig_h,
-                "Per-gene values behind the score (for fc_* methods the fold change over the "
-                "healthy controls' median, on a log2 colour scale centred at 1-fold), samples "
-                "ordered by group and score.",
-                "Heatmap of per-gene fold changes across samples",
-            ),
+            heatmap,
         ]
     )
 
