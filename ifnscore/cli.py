@@ -107,7 +107,7 @@ def _add_report_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", nargs="?", help="expression table (CSV/TSV, read with pandas) or .h5ad")
     p.add_argument("--example", action="store_true", help="report on the bundled example cohort")
-    p.add_argument("-o", "--output", default="ifnscore_report.html", help="HTML file to write")
+    p.add_argument("-o", "--output", default="ifnscore_report.html", help="HTML file (%(default)s)")
     p.add_argument("--samples", help="sample metadata CSV/TSV (first column: sample names)")
     p.add_argument("--treatments", help="treatment periods CSV: patient, drug, start, stop")
     p.add_argument("--reference", help="a reference saved by `ifnscore calibrate`/Reference.save")
