@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from ._genes import IdType
     from ._reference import Reference
     from ._validation import Rows, Scale
     from .longitudinal import Followup
@@ -521,6 +522,7 @@ def gene_values(
     rows: Rows = "auto",
     layer: str | None = None,
     use_raw: bool = False,
+    id_type: IdType = "auto",
 ) -> pd.DataFrame:
     r"""Per-gene values behind a score: fold changes for ``fc_*`` references.
 
@@ -539,13 +541,13 @@ def gene_values(
         The :class:`ifnscore.Reference` the scores use (its method must be gene-wise).
     signature
         Which of the reference's signatures (default: its only one).
-    scale, genes, samples, rows, layer, use_raw
-        How to read ``data``; see :func:`ifnscore.score`.
+    scale, genes, samples, rows, layer, use_raw, id_type
+        How to read ``data`` and match its gene names; see :func:`ifnscore.score`.
 
     Returns
     -------
     pandas.DataFrame
-        Samples x signature genes. ``attrs["ifnscore"]`` has ``method``, ``kind``
+        Samples x signature genes (named by the signature's symbols). ``attrs["ifnscore"]`` has ``method``, ``kind``
         (``"fold_change"``, ``"z"`` or ``"log2"``) and ``signature``.
 
     Examples
@@ -594,7 +596,9 @@ def gene_values(
         scale=scale,
         gene_hint=list(sig.all_genes),  # type: ignore[arg-type]
     )
-    matches = match_signatures(expr, [sig], min_genes=None, duplicates="sum", method=meth)
+    matches = match_signatures(
+        expr, [sig], min_genes=None, duplicates="sum", method=meth, id_type=id_type
+    )
     reference.check_compatible(expr, [sig], meth, matches, dict(reference.method_options))
     comp = compute(
         expr,

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from matplotlib.figure import Figure
 
+    from ._genes import IdType
     from ._reference import Reference
     from ._validation import Scale
     from .longitudinal import Followup
@@ -57,6 +58,7 @@ def report(
     scale: Scale = "auto",
     layer: str | None = None,
     use_raw: bool = False,
+    id_type: IdType = "auto",
     title: str = "Interferon signature report",
     input_note: str | None = None,
     output: str | os.PathLike | None = None,
@@ -84,8 +86,8 @@ def report(
         section each.
     signature
         Which of the reference's signatures (default: its only one).
-    scale, layer, use_raw
-        How to read ``data``; see :func:`ifnscore.score`.
+    scale, layer, use_raw, id_type
+        How to read ``data`` and match its gene names; see :func:`ifnscore.score`.
     title
         Title of the report.
     input_note
@@ -127,6 +129,7 @@ def report(
     if signature not in reference.signatures:
         raise InputError(f"signature={signature!r} is not in the reference (it holds {names}).")
     expr_data, kw, meta, treatments = _unpack(data, samples, treatments, layer, use_raw)
+    kw["id_type"] = id_type
     scores = cast(pd.DataFrame, score(expr_data, signature, reference=reference, scale=scale, **kw))
     if meta is not None:
         meta = _read_table(meta, "samples", index=True)

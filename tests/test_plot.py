@@ -262,3 +262,13 @@ def test_gene_heatmap_z_scores_are_not_logged(example, controls):
     np.testing.assert_allclose(np.asarray(img.get_array()), z.to_numpy().T)
     assert ax.get_title(loc="left") == "Per-gene z-score against healthy controls"
     assert "z-score" in fig.axes[-1].get_ylabel()
+
+
+def test_gene_values_of_ensembl_keyed_data(example, ref_fc_sum):
+    counts, _ = example
+    ens = ifnscore.map_genes(counts.columns, to="ensembl")["ensembl"]
+    keyed = counts.loc[:, ens.notna().to_numpy()]
+    keyed.columns = [str(e).split("|")[0] for e in ens.dropna()]
+    by_symbol = plot.gene_values(counts.loc[:, ens.notna().to_numpy()], ref_fc_sum)
+    by_ensembl = plot.gene_values(keyed, ref_fc_sum, id_type="ensembl")
+    pd.testing.assert_frame_equal(by_ensembl, by_symbol)
