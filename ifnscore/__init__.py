@@ -9,6 +9,8 @@ The public API is small:
 * :func:`list_methods` – the scoring methods and what they need;
 * :func:`map_genes` – map gene identifiers (symbols, aliases, Ensembl, NCBI Gene) with the
   shipped human gene table, by the rules scoring uses;
+* :func:`follow` – patients over time (:mod:`ifnscore.longitudinal`); figures in
+  :mod:`ifnscore.plot` (extra ``ifnscore[plot]``) and an HTML report in :mod:`ifnscore.report`;
 * :mod:`ifnscore.datasets` – the bundled example cohort and its simulator;
 * :mod:`ifnscore.errors` – exceptions and warnings.
 """
@@ -20,6 +22,7 @@ from ._reference import Reference, calibrate
 from ._score import score
 from ._signatures import Signature, get_signature, list_signatures
 from ._version import __version__
+from .longitudinal import follow
 
 __all__ = [
     "Reference",
@@ -28,6 +31,7 @@ __all__ = [
     "calibrate",
     "datasets",
     "errors",
+    "follow",
     "get_signature",
     "list_methods",
     "list_signatures",

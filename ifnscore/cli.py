@@ -92,6 +92,43 @@ def _cmd_signatures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_report_parser(sub: argparse._SubParsersAction) -> None:
+    """``ifnscore report``: a self-contained HTML report (implemented in ifnscore.report)."""
+    p = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report: cohort, reference, followed patients, samples",
+        description="Score an expression file against healthy controls and write one HTML file "
+        "(figures embedded, opens offline). Figures need matplotlib: pip install 'ifnscore[plot]'.",
+        epilog="examples:\n  ifnscore report --example -o report.html\n"
+        "  ifnscore report counts.csv --samples samples.csv --control-group control -o report.html\n"
+        "  ifnscore report counts.tsv --samples samples.csv --treatments treatments.csv "
+        "--reference ref.json --clinical cmas -o report.html\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", nargs="?", help="expression table (CSV/TSV, read with pandas) or .h5ad")
+    p.add_argument("--example", action="store_true", help="report on the bundled example cohort")
+    p.add_argument("-o", "--output", default="ifnscore_report.html", help="HTML file (%(default)s)")
+    p.add_argument("--samples", help="sample metadata CSV/TSV (first column: sample names)")
+    p.add_argument("--treatments", help="treatment periods CSV: patient, drug, start, stop")
+    p.add_argument("--reference", help="a reference saved by `ifnscore calibrate`/Reference.save")
+    p.add_argument("--control-group", help="calibrate on the samples of this group instead")
+    p.add_argument("--group-column", default="group", help="metadata group column (%(default)s)")
+    p.add_argument("--patient-column", default="patient", help="patient column (%(default)s)")
+    p.add_argument("--time-column", default="day", help="visit time column (%(default)s)")
+    p.add_argument("--clinical", nargs="*", help="clinical measure columns, e.g. cmas")
+    p.add_argument("--signature", help="signature (default: the reference's, else rice6)")
+    p.add_argument("--method", default="fc_sum", help="method when calibrating (%(default)s)")
+    p.add_argument("--scale", default="auto", help="expression scale (%(default)s)")
+    p.add_argument("--title", default="Interferon signature report", help="report title")
+
+    def run(args: argparse.Namespace) -> int:
+        from .report import _cli
+
+        return _cli(args)
+
+    p.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ifnscore",
@@ -128,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("name", nargs="?", help="a signature name, e.g. rice6")
     p.set_defaults(func=_cmd_signatures)
+    _add_report_parser(sub)
     return parser
 
 
