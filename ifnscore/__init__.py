@@ -11,12 +11,14 @@ The public API is small:
   shipped human gene table, by the rules scoring uses;
 * :func:`follow` – patients over time (:mod:`ifnscore.longitudinal`); figures in
   :mod:`ifnscore.plot` (extra ``ifnscore[plot]``) and an HTML report in :mod:`ifnscore.report`;
+* :func:`read` – expression files, pipeline outputs, qPCR Ct tables and NanoString RCC files;
 * :mod:`ifnscore.datasets` – the bundled example cohort and its simulator;
 * :mod:`ifnscore.errors` – exceptions and warnings.
 """
 
 from . import datasets, errors
 from ._genes import map_genes
+from ._io import read
 from ._methods import list_methods
 from ._reference import Reference, calibrate
 from ._score import score
@@ -36,5 +38,6 @@ __all__ = [
     "list_methods",
     "list_signatures",
     "map_genes",
+    "read",
     "score",
 ]

@@ -93,7 +93,8 @@ class Computed:
 
 def _cpm(expr: Expression, B: np.ndarray) -> np.ndarray:
     """Gathered count columns as counts per million over all genes of each sample."""
-    lib = row_totals(expr.X)
+    # library sizes: the file's totals when only some genes were read, else the row sums
+    lib = expr.library_size if expr.library_size is not None else row_totals(expr.X)
     if np.any(~np.isfinite(lib)):
         raise InputError(
             "data has NaN or infinite counts; counts must be finite (fix or drop those samples; "

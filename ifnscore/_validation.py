@@ -18,11 +18,16 @@ import scipy.sparse as sp
 
 from .errors import InputError, ScaleError
 
-__all__ = ["SCALES", "Expression", "as_expression"]
+__all__ = ["LIBRARY_SIZE_KEY", "SCALES", "Expression", "as_expression"]
 
 SCALES = ("counts", "linear", "log2", "log1p")
 Scale = Literal["auto", "counts", "linear", "log2", "log1p"]
 Rows = Literal["auto", "samples", "genes"]
+
+#: AnnData ``obs`` column with each sample's library size (total counts over *all* genes).
+#: :func:`ifnscore.read` sets it when it keeps only the signature genes' rows of a file; when
+#: present (and ``X`` is scored) it replaces the row totals of ``X`` for counts -> CPM.
+LIBRARY_SIZE_KEY = "ifnscore_library_size"
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,6 +41,7 @@ class Expression:
     scale_note: str
     container: str
     adata: Any = None  # the AnnData it came from, for write-back
+    library_size: np.ndarray | None = None  # per-sample totals over all genes, when X holds only some
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -109,7 +115,24 @@ def as_expression(
         resolved, note = detect_scale(X, adata=hint, arg=arg)
     else:
         resolved, note = scale, "given"
-    return Expression(X, samples_idx, genes_idx, resolved, note, container, adata)
+    lib = None
+    if adata is not None and layer is None and not use_raw and LIBRARY_SIZE_KEY in adata.obs:
+        lib = _library_size(adata.obs[LIBRARY_SIZE_KEY], arg)
+    return Expression(X, samples_idx, genes_idx, resolved, note, container, adata, lib)
+
+
+def _library_size(values: pd.Series, arg: str) -> np.ndarray:
+    try:
+        lib = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{arg}.obs[{LIBRARY_SIZE_KEY!r}] must hold numbers (library sizes); fix or delete the column."
+        ) from None
+    if not np.all(np.isfinite(lib)) or np.any(lib < 0):
+        raise InputError(
+            f"{arg}.obs[{LIBRARY_SIZE_KEY!r}] has NaN, infinite or negative library sizes; fix or delete the column."
+        )
+    return lib
 
 
 def _from_anndata(adata: Any, *, layer: str | None, use_raw: bool) -> tuple[Any, Any, Any, str]:

@@ -1,0 +1,115 @@
+"""Delimited text tables: CSV, TSV, TXT (plain, gzip, bz2, xz or zstd).
+
+Layout: one header line of column labels; the first column holds the row labels. The
+separator is ``,`` for ``.csv``, a tab for ``.tsv``/``.tab``, and otherwise taken from the
+header line (a tab if it has one, else a comma, else runs of whitespace); ``sep=`` overrides.
+Orientation follows :func:`ifnscore._io._table.orient` (``rows=`` overrides).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from ..errors import InputError
+from ._open import open_binary, open_text, strip_compression
+from ._table import check_unique, frame_to_adata
+
+__all__ = ["guess_sep", "read_delimited", "read_header"]
+
+
+def guess_sep(path: str | os.PathLike, header: str) -> str:
+    name, _ = strip_compression(path)
+    ext = os.path.splitext(name)[1].lower()
+    if ext == ".csv":
+        return ","
+    if ext in (".tsv", ".tab"):
+        return "\t"
+    if "\t" in header:
+        return "\t"
+    if "," in header:
+        return ","
+    return r"\s+"
+
+
+def read_header(path: str | os.PathLike) -> str:
+    """The first line of the (decompressed) file, or an error when the file is empty."""
+    with open_text(path) as fh:
+        line = fh.readline()
+    if not line.strip():
+        raise InputError(f"{str(path)!r} is empty (no header line).")
+    return line.rstrip("\r\n")
+
+
+def split_header(header: str, sep: str) -> list[str]:
+    if sep == r"\s+":
+        return header.split()
+    return next(csv.reader([header], delimiter=sep))
+
+
+def read_delimited(
+    path: str | os.PathLike,
+    *,
+    rows: str,
+    gene_hint: Sequence[str],
+    sep: str | None = None,
+) -> Any:
+    """Read the whole table into a samples x genes AnnData."""
+    where = str(path)
+    header = read_header(path)
+    sep = sep or guess_sep(path, header)
+    labels = split_header(header, sep)
+    check_unique(labels[1:], "column label", where)
+    try:
+        with open_binary(path) as fh:
+            frame = pd.read_csv(
+                fh,
+                sep=sep,
+                index_col=0,
+                header=0,
+                engine="c" if sep != r"\s+" else "python",
+                skip_blank_lines=True,
+            )
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{where} is empty.") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{where}: not a well-formed table ({exc}).") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: not a text table ({exc}).") from None
+    if frame.shape[0] == 0:
+        raise InputError(f"{where} has a header line but no data rows.")
+    if frame.shape[1] != len(labels) - 1:
+        raise InputError(
+            f"{where}: the header has {len(labels) - 1} column labels but the rows have {frame.shape[1]} "
+            "values; check the separator (sep=) and the header line."
+        )
+    frame.columns = pd.Index(labels[1:])
+    frame.index = frame.index.map(str)
+    return frame_to_adata(
+        frame,
+        rows=rows,
+        gene_hint=gene_hint,
+        where=where,
+        fmt="delimited",
+        first_line=2,
+        uns={"sep": sep},
+    )
+
+
+def frame_from_bytes(chunk: bytes, sep: str, where: str, first_line: int) -> pd.DataFrame:
+    """Parse a block of whole lines (no header) with pandas; errors name the file and line."""
+    try:
+        return pd.read_csv(
+            io.BytesIO(chunk), sep=sep, header=None, index_col=0, skip_blank_lines=True
+        )
+    except pd.errors.ParserError as exc:
+        raise InputError(
+            f"{where}: not a well-formed table near line {first_line} ({exc})."
+        ) from None
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
