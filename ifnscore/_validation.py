@@ -41,7 +41,9 @@ class Expression:
     scale_note: str
     container: str
     adata: Any = None  # the AnnData it came from, for write-back
-    library_size: np.ndarray | None = None  # per-sample totals over all genes, when X holds only some
+    library_size: np.ndarray | None = (
+        None  # per-sample totals over all genes, when X holds only some
+    )
 
     @property
     def shape(self) -> tuple[int, int]:

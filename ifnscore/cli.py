@@ -2,19 +2,418 @@
 
 Every subcommand mirrors the Python API; ``main(argv)`` returns the exit code:
 0 success, 1 data error (one line on stderr, no traceback unless ``--debug``), 2 usage error.
+
+Adding a subcommand: write ``_add_<name>_parser(sub)`` (it creates its parser with
+``sub.add_parser`` and sets ``func=``) and append it to :data:`SUBCOMMANDS`. Each lives in its
+own small function so that subcommands added in parallel do not touch each other.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
 
 from ._version import __version__
 from .errors import IfnscoreError
 
-__all__ = ["main"]
+__all__ = ["SUBCOMMANDS", "build_parser", "main"]
+
+OUTPUT_SUFFIXES = (".csv", ".tsv", ".parquet", ".json")
+_FORMATTER = argparse.RawDescriptionHelpFormatter
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _output_path(value: str) -> str:
+    """argparse type for -o: a known table extension (else a usage error, exit 2)."""
+    p = Path(value)
+    suffixes = p.suffixes
+    base = (
+        suffixes[-2] if len(suffixes) >= 2 and suffixes[-1] in (".gz", ".bz2", ".xz") else p.suffix
+    )
+    if base.lower() not in OUTPUT_SUFFIXES:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: unknown output extension; use one of {', '.join(OUTPUT_SUFFIXES)}"
+        )
+    return value
+
+
+def _reference_path(value: str) -> str:
+    if not value.lower().endswith(".json"):
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: the reference is written as JSON; name it *.json"
+        )
+    return value
+
+
+@contextmanager
+def _progress(
+    args: argparse.Namespace, desc: str, total: int | None, unit: str
+) -> Iterator[Callable[[int], None] | None]:
+    """A tqdm bar on stderr when it is a terminal and not --quiet (tqdm is optional: extra
+    ``ifnscore[cli]``); otherwise nothing."""
+    if getattr(args, "quiet", False) or not sys.stderr.isatty():
+        yield None
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        yield None
+        return
+    bar = tqdm(
+        total=total, desc=desc, unit=unit, unit_scale=unit == "B", file=sys.stderr, leave=False
+    )
+    try:
+        yield bar.update
+    finally:
+        bar.close()
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("reading the input (see `ifnscore.read`)")
+    g.add_argument(
+        "--format",
+        default="auto",
+        help="input format (default: detected): delimited, excel, parquet, h5ad, 10x_h5, 10x_mtx, gct, "
+        "salmon, featurecounts, count_files, qpcr, nanostring",
+    )
+    g.add_argument(
+        "--rows",
+        default="auto",
+        choices=["auto", "genes", "samples"],
+        help="what the rows of a table are",
+    )
+    g.add_argument(
+        "--sep", help="column separator of a delimited file (default: from the extension/header)"
+    )
+    g.add_argument("--sheet", help="Excel sheet name or 0-based number (default: the first)")
+    g.add_argument(
+        "--backed", action="store_true", help="h5ad: keep X on disk and score it in row blocks"
+    )
+    g.add_argument(
+        "--quantity",
+        choices=["NumReads", "TPM"],
+        help="Salmon: which column to score (default NumReads)",
+    )
+    g.add_argument(
+        "--tx2gene", help="Salmon: a transcript,gene table to sum transcripts into genes"
+    )
+    g.add_argument(
+        "--reference-genes",
+        nargs="+",
+        metavar="GENE",
+        help="qPCR: reference genes (default HPRT1 18S)",
+    )
+    g.add_argument(
+        "--calibrator", nargs="+", metavar="SAMPLE", help="qPCR: calibrator sample(s) for ddCt"
+    )
+    g.add_argument(
+        "--max-ct",
+        type=float,
+        help="qPCR: last cycle; undetermined Ct are censored here (default 40)",
+    )
+    g.add_argument(
+        "--undetermined",
+        choices=["censor", "error"],
+        help="qPCR: policy for undetermined Ct (default censor)",
+    )
+    g.add_argument(
+        "--max-sd", type=float, help="qPCR: flag replicates whose Ct SD exceeds this (default 0.5)"
+    )
+    g.add_argument(
+        "--normalize-to", help="NanoString: 'batch' (nSolver, default) or a fixed number"
+    )
+
+
+def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    if args.sep:
+        opts["sep"] = "\t" if args.sep in ("\\t", "tab") else args.sep
+    if args.sheet is not None:
+        opts["sheet"] = int(args.sheet) if args.sheet.isdigit() else args.sheet
+    if args.backed:
+        opts["backed"] = True
+    for name in ("quantity", "tx2gene", "max_ct", "undetermined", "max_sd"):
+        if getattr(args, name) is not None:
+            opts[name] = getattr(args, name)
+    if args.reference_genes:
+        opts["reference_genes"] = args.reference_genes
+    if args.calibrator:
+        opts["calibrator"] = args.calibrator[0] if len(args.calibrator) == 1 else args.calibrator
+    if args.normalize_to is not None:
+        try:
+            opts["normalize_to"] = float(args.normalize_to)
+        except ValueError:
+            opts["normalize_to"] = args.normalize_to
+    return opts
+
+
+def _read_inputs(args: argparse.Namespace, paths: Sequence[str], signature: Any) -> Any:
+    """Read INPUT(s) with the shared readers; a progress bar for large or many files."""
+    from ._io import _read
+
+    options = _reader_options(args)
+    many = len(paths) > 1 or (len(paths) == 1 and Path(paths[0]).is_dir())
+    size = None if many else (os.path.getsize(paths[0]) if Path(paths[0]).is_file() else None)
+    unit = "file" if many else "B"
+    with _progress(args, f"reading {Path(paths[0]).name}", size, unit) as bar:
+        return _read(
+            list(paths) if many else paths[0],
+            format=args.format,
+            rows=args.rows,
+            signature=signature,
+            options=options,
+            progress=bar,
+        )
+
+
+def _scale(args: argparse.Namespace, adata: Any) -> str:
+    """--scale, or the scale the reader knows (NumReads -> counts, RQ -> linear), else auto."""
+    if args.scale != "auto":
+        return str(args.scale)
+    return str(adata.uns.get("ifnscore_read", {}).get("scale", "auto"))
+
+
+def _signature_arg(values: Sequence[str] | None) -> Any:
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else list(values)
+
+
+def _emit(table: Any, output: str | None) -> None:
+    from ._io_util import write_table
+
+    if output:
+        write_table(table, output)
+    else:
+        table.to_csv(sys.stdout)
+
+
+def _info(args: argparse.Namespace, text: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(text, file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------ score
+
+EPILOG_SCORE = """examples:
+  ifnscore score counts.tsv.gz --controls healthy.tsv.gz -o scores.csv
+  ifnscore score counts.tsv --control-samples HC1 HC2 HC3 HC4 HC5
+  ifnscore score patients.csv --reference ref.json --signature rice6
+  ifnscore score cts.xlsx --format qpcr --reference ref_qpcr.json --method fc_median
+  ifnscore score run1/*.RCC --reference ref_nanostring.json -o scores.json
+  ifnscore score adata.h5ad --backed --method mean_log --upper-limit 3.1
+
+When the rows of a delimited file are genes, only the signature genes' rows are kept (one
+streaming pass; library sizes come from the same pass). The scores go to stdout as CSV
+unless -o is given (.csv, .tsv, .parquet or .json; written atomically).
+"""
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from . import Reference, calibrate, score
+
+    ref = Reference.load(args.reference) if args.reference else None
+    sig = _signature_arg(args.signature)
+    hint = sig
+    if hint is None and ref is not None:
+        hint = {n: list(s.genes) + list(s.down) for n, s in ref.signatures.items()}
+    adata = _read_inputs(args, args.input, hint if hint is not None else "rice6")
+    scale = _scale(args, adata)
+    if args.controls or args.control_samples:
+        if args.controls:
+            controls = _read_inputs(args, args.controls, hint if hint is not None else "rice6")
+        else:
+            missing = [s for s in args.control_samples if s not in adata.obs_names]
+            if missing:
+                from .errors import InputError
+
+                raise InputError(f"--control-samples {missing} are not samples of the input.")
+            controls = adata[list(args.control_samples)]
+        ref = calibrate(
+            controls,
+            signature=sig,
+            method=args.method or "fc_sum",
+            scale=scale,
+            upper_limit=args.upper_limit,
+        )
+        _info(args, f"calibrated on {ref.n_controls} controls: {ref!r}")
+    upper = args.upper_limit if (ref is None and args.upper_limit is not None) else None
+    score(
+        adata,
+        signature=sig,
+        method=args.method,
+        reference=ref,
+        scale=scale,
+        upper_limit=upper,
+        nan=args.nan,
+    )  # AnnData in, results written to its obs (ours, read above), None returned
+    table = _frame_from_obs(adata, "ifnscore")
+    _emit(table, args.output)
+    if args.output:
+        _info(args, f"wrote {len(table)} rows to {args.output}")
+    return 0
+
+
+def _frame_from_obs(adata: Any, key: str) -> Any:
+    """The score table from the obs columns score() wrote (flat names: rice6_score, rice6_positive)."""
+    cols = adata.uns[key]["obs_columns"]
+    table = adata.obs[cols].copy()
+    names = list(adata.uns[key]["signatures"])
+    if len(names) == 1:
+        table.columns = ["score" if c == key else c[len(key) + 1 :] for c in cols]
+    else:
+        table.columns = [c[len(key) + 1 :] if c.startswith(key + "_") else c for c in cols]
+        table.columns = [f"{c}_score" if c in names else c for c in table.columns]
+    table.index.name = "sample"
+    return table
+
+
+def _add_score_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "score",
+        help="score expression files against healthy controls or a saved reference",
+        description="Score every sample of INPUT for one or more interferon signatures.",
+        epilog=EPILOG_SCORE,
+        formatter_class=_FORMATTER,
+    )
+    p.add_argument("input", nargs="+", metavar="INPUT", help="expression file(s) or folder")
+    p.add_argument(
+        "--signature",
+        nargs="+",
+        metavar="NAME",
+        help="signature name(s) (default: the reference's, else rice6)",
+    )
+    p.add_argument("--method", help="scoring method (default: the reference's, else fc_sum)")
+    ref = p.add_mutually_exclusive_group()
+    ref.add_argument(
+        "--controls",
+        nargs="+",
+        metavar="FILE",
+        help="healthy-control expression file(s) to calibrate on",
+    )
+    ref.add_argument(
+        "--control-samples",
+        nargs="+",
+        metavar="SAMPLE",
+        help="healthy controls among the input's samples",
+    )
+    ref.add_argument(
+        "--reference", metavar="REF.json", help="a reference saved by `ifnscore calibrate`"
+    )
+    p.add_argument(
+        "--scale",
+        default="auto",
+        choices=["auto", "counts", "linear", "log2", "log1p"],
+        help="expression scale (default: detected, or what the format implies)",
+    )
+    p.add_argument(
+        "--upper-limit", type=float, help="classify with this limit instead of the reference's"
+    )
+    p.add_argument(
+        "--nan",
+        default="raise",
+        choices=["raise", "omit"],
+        help="missing values in signature genes: refuse (default) or leave out",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=_output_path,
+        help="write the scores here (.csv/.tsv/.parquet/.json); default stdout (CSV)",
+    )
+    _add_input_options(p)
+    p.set_defaults(func=_cmd_score)
+
+
+# ------------------------------------------------------------------------------ calibrate
+
+EPILOG_CALIBRATE = """examples:
+  ifnscore calibrate healthy.tsv.gz -o ref.json
+  ifnscore calibrate healthy_cts.csv --format qpcr --method fc_median --signature rice6 -o ref.json
+  ifnscore calibrate controls/ --rule p97.5 -o ref.json     # a folder of count files
+
+The reference (per-gene control medians, the controls' scores and the upper limit) is
+written atomically as JSON; its summary is printed.
+"""
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from . import calibrate
+
+    sig = _signature_arg(args.signature)
+    controls = _read_inputs(args, args.controls, sig if sig is not None else "rice6")
+    limit: Any = args.upper_limit
+    if limit is not None:
+        with suppress(ValueError):
+            limit = float(limit)
+    ref = calibrate(
+        controls,
+        signature=sig,
+        method=args.method,
+        scale=_scale(args, controls),
+        upper_limit=limit,
+        rule=args.rule,
+    )
+    ref.save(args.output)
+    if not args.quiet:
+        print(ref.summary().round(4).to_string())
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _add_calibrate_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="learn a healthy-control reference and save it as JSON",
+        description="Calibrate a reference on healthy controls (see `ifnscore.calibrate`).",
+        epilog=EPILOG_CALIBRATE,
+        formatter_class=_FORMATTER,
+    )
+    p.add_argument(
+        "controls",
+        nargs="+",
+        metavar="CONTROLS",
+        help="healthy-control expression file(s) or folder",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=_reference_path,
+        help="where to write the reference (.json)",
+    )
+    p.add_argument(
+        "--signature", nargs="+", metavar="NAME", help="signature name(s) (default rice6)"
+    )
+    p.add_argument("--method", default="fc_sum", help="scoring method (default: %(default)s)")
+    p.add_argument(
+        "--rule",
+        default="mean+2sd",
+        help="controls' limit rule: mean+2sd (default) or a percentile such as p97.5",
+    )
+    p.add_argument(
+        "--upper-limit",
+        help="'published', 'controls' or a number (default: published when available)",
+    )
+    p.add_argument(
+        "--scale",
+        default="auto",
+        choices=["auto", "counts", "linear", "log2", "log1p"],
+        help="expression scale (default: detected)",
+    )
+    _add_input_options(p)
+    p.set_defaults(func=_cmd_calibrate)
+
+
+# ------------------------------------------------------------------------------ demo
 
 EPILOG_DEMO = """examples:
   ifnscore demo                       calibrate on the bundled controls, score everyone
@@ -61,6 +460,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="score the bundled example cohort (what `make demo` runs)",
+        description="Calibrate on the bundled healthy controls and score the whole example cohort.",
+        epilog=EPILOG_DEMO,
+        formatter_class=_FORMATTER,
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default="ifnscore_demo_scores.csv",
+        type=_output_path,
+        help="where to write the scores (default: %(default)s)",
+    )
+    p.add_argument("--signature", default="rice6", help="signature name (default: %(default)s)")
+    p.add_argument("--method", default="fc_sum", help="scoring method (default: %(default)s)")
+    p.set_defaults(func=_cmd_demo)
+
+
+# ------------------------------------------------------------------------------ signatures
+
+
 def _cmd_signatures(args: argparse.Namespace) -> int:
     from ._signatures import get_signature, list_signatures
 
@@ -90,6 +512,18 @@ def _cmd_signatures(args: argparse.Namespace) -> int:
     if not sig.thresholds:
         print("  threshold:  none published on an ifnscore method's scale (calibrate on controls)")
     return 0
+
+
+def _add_signatures_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "signatures",
+        help="list the published signatures, or show one with its provenance",
+        description="List the published signatures, or show one with its genes, formula, threshold and citation.",
+        epilog="examples:\n  ifnscore signatures\n  ifnscore signatures rice6\n",
+        formatter_class=_FORMATTER,
+    )
+    p.add_argument("name", nargs="?", help="a signature name, e.g. rice6")
+    p.set_defaults(func=_cmd_signatures)
 
 
 def _add_report_parser(sub: argparse._SubParsersAction) -> None:
@@ -129,44 +563,70 @@ def _add_report_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+# ------------------------------------------------------------------------------ parser / main
+
+#: One function per subcommand; each adds its parser to the subparsers object it is given.
+SUBCOMMANDS: list[Callable[[Any], None]] = [
+    _add_score_parser,
+    _add_calibrate_parser,
+    _add_signatures_parser,
+    _add_demo_parser,
+    _add_report_parser,
+]
+
+EPILOG_MAIN = """examples:
+  ifnscore demo
+  ifnscore calibrate healthy.tsv.gz -o ref.json
+  ifnscore score patients.tsv.gz --reference ref.json -o scores.csv
+  ifnscore signatures rice6
+
+exit codes: 0 success, 1 data error, 2 usage error.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback on errors",
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="no progress bar or messages on stderr",
+    )
     parser = argparse.ArgumentParser(
         prog="ifnscore",
         description="Type I interferon signature scores for gene-expression data.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG_MAIN,
+        formatter_class=_FORMATTER,
+        parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"ifnscore {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    real_add = sub.add_parser
 
-    p = sub.add_parser(
-        "demo",
-        help="score the bundled example cohort (what `make demo` runs)",
-        description="Calibrate on the bundled healthy controls and score the whole example cohort.",
-        epilog=EPILOG_DEMO,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "-o",
-        "--output",
-        default="ifnscore_demo_scores.csv",
-        help="where to write the scores (default: %(default)s)",
-    )
-    p.add_argument("--signature", default="rice6", help="signature name (default: %(default)s)")
-    p.add_argument("--method", default="fc_sum", help="scoring method (default: %(default)s)")
-    p.set_defaults(func=_cmd_demo)
+    def add_parser(name: str, **kw: Any) -> argparse.ArgumentParser:
+        kw.setdefault("parents", [common])
+        return real_add(name, **kw)
 
-    p = sub.add_parser(
-        "signatures",
-        help="list the published signatures, or show one with its provenance",
-        description="List the published signatures, or show one with its genes, formula, threshold and citation.",
-        epilog="examples:\n  ifnscore signatures\n  ifnscore signatures rice6\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("name", nargs="?", help="a signature name, e.g. rice6")
-    p.set_defaults(func=_cmd_signatures)
-    _add_report_parser(sub)
+    sub.add_parser = add_parser  # type: ignore[method-assign]
+    for add in SUBCOMMANDS:
+        add(sub)
     return parser
+
+
+def _show_warning(command: str) -> Callable[..., None]:
+    def show(
+        message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None
+    ) -> None:
+        print(f"ifnscore {command}: warning: {message}", file=sys.stderr)
+
+    return show
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -176,17 +636,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help/--version
         return int(exc.code or 0)
+    for flag in ("debug", "quiet"):
+        if not hasattr(args, flag):
+            setattr(args, flag, False)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.showwarning = _show_warning(args.command)
             return int(args.func(args))
+    except BrokenPipeError:  # e.g. `ifnscore score ... | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except (IfnscoreError, OSError) as exc:
         if args.debug:
             raise
-        print(f"ifnscore {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())
+        print(f"ifnscore {args.command}: error: {message}", file=sys.stderr)
         return 1
 
 

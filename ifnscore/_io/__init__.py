@@ -306,7 +306,7 @@ def _read(
     if fmt == "salmon":
         from ._pipelines import read_salmon
 
-        return read_salmon(files, **options)
+        return read_salmon(files, progress=progress, **options)
     if fmt == "featurecounts":
         from ._pipelines import read_featurecounts
 
@@ -314,14 +314,14 @@ def _read(
     if fmt == "count_files":
         from ._pipelines import read_count_files
 
-        return read_count_files(files)
+        return read_count_files(files, progress=progress)
     if fmt == "qpcr":
         from ._qpcr import read_ct
 
         return read_ct(f0, rows=rows, **options)
     from ._nanostring import read_rcc
 
-    return read_rcc(files, **options)
+    return read_rcc(files, progress=progress, **options)
 
 
 def _read_delimited(

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,6 +229,7 @@ def read_rcc(
     binding_density: tuple[float, float] = (0.1, 2.25),
     linearity_min: float = 0.95,
     lod_sd: float = 2.0,
+    progress: Callable[[int], None] | None = None,
 ) -> Any:
     """Read RCC files (one lane each; one codeset) into normalised counts with QC in ``obs``.
 
@@ -239,7 +240,11 @@ def read_rcc(
     ``obs`` the sample and lane attributes, the QC values and flags (``qc_*``, ``qc_flagged``),
     and the factors ``positive_factor`` / ``housekeeping_factor``. See the module docstring.
     """
-    rccs = [parse_rcc(p) for p in paths]
+    rccs = []
+    for p in paths:
+        rccs.append(parse_rcc(p))
+        if progress is not None:
+            progress(1)
     first = rccs[0]
     names0 = list(first.codes["Name"])
     for r in rccs[1:]:

@@ -34,7 +34,11 @@ def read_parquet(path: str | os.PathLike, *, rows: str, gene_hint: Sequence[str]
         frame = pq.read_table(path).to_pandas()
     except (OSError, ValueError) as exc:
         raise InputError(f"{where}: not a readable Parquet file ({exc}).") from None
-    if isinstance(frame.index, pd.RangeIndex) and frame.shape[1] and not pd.api.types.is_numeric_dtype(frame.dtypes.iloc[0]):
+    if (
+        isinstance(frame.index, pd.RangeIndex)
+        and frame.shape[1]
+        and not pd.api.types.is_numeric_dtype(frame.dtypes.iloc[0])
+    ):
         frame = frame.set_index(frame.columns[0])
     frame.index = frame.index.map(str)
     frame.columns = frame.columns.map(str)

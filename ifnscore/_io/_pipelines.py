@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,11 @@ def _one_salmon(path: Path, quantity: str) -> pd.DataFrame:
 
 
 def read_salmon(
-    paths: Sequence[Path], *, quantity: str = "NumReads", tx2gene: str | os.PathLike | None = None
+    paths: Sequence[Path],
+    *,
+    quantity: str = "NumReads",
+    tx2gene: str | os.PathLike | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Any:
     """Salmon ``quant.sf`` (or ``quant.genes.sf``) files, one per sample (named by their folder).
 
@@ -80,6 +84,8 @@ def read_salmon(
     for p in paths:
         df = _one_salmon(p, quantity)
         cols[sample_name(p)] = df[quantity]
+        if progress is not None:
+            progress(1)
     check_unique(list(cols), "sample name (from the Salmon folders)", ", ".join(map(str, paths)))
     frame = _merge(cols, [str(p) for p in paths])
     if tx2gene is not None:
@@ -188,7 +194,9 @@ def _one_count_file(path: Path) -> pd.Series:
     return pd.Series(values, index=pd.Index(genes), name=sample_name(path))
 
 
-def read_count_files(paths: Sequence[Path]) -> Any:
+def read_count_files(
+    paths: Sequence[Path], *, progress: Callable[[int], None] | None = None
+) -> Any:
     """Per-sample two-column files (gene, count) merged into one samples x genes matrix.
 
     HTSeq-count's summary rows (``__no_feature`` etc.) are not genes: they are left out of the
@@ -202,6 +210,8 @@ def read_count_files(paths: Sequence[Path]) -> Any:
                 f"{str(p)!r}: sample name {s.name!r} is used by two files; rename one."
             )
         cols[str(s.name)] = s
+        if progress is not None:
+            progress(1)
     frame = _merge(cols, [str(p) for p in paths])
     special = frame.index.isin(HTSEQ_SPECIAL)
     summary = {k: frame.loc[k].to_dict() for k in frame.index[special]}
