@@ -341,11 +341,11 @@ def _read_delimited(
     if stream and rows != "samples" and sep != r"\s+":
         labels = split_header(header, sep)
         if rows == "genes" or gene_likeness(labels[1:], gene_hint) == 0:
-            return _stream(path, sep=sep, gene_hint=gene_hint, progress=progress)
+            return _read_streamed(path, sep=sep, gene_hint=gene_hint, progress=progress)
     return read_delimited(path, rows=rows, gene_hint=gene_hint, sep=sep)
 
 
-def _stream(
+def _read_streamed(
     path: Path, *, sep: str, gene_hint: Sequence[str], progress: Callable[[int], None] | None
 ) -> Any:
     from ._stream import stream_gene_rows

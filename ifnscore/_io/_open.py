@@ -101,7 +101,8 @@ def _decompressor(fh: IO[bytes], comp: str | None) -> IO[bytes]:
         raise InputError(
             "Reading zstd-compressed files needs the 'zstandard' package: pip install 'ifnscore[zstd]'."
         ) from None
-    return zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True)  # type: ignore[return-value]
+    reader = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True)
+    return io.BufferedReader(reader)  # type: ignore[arg-type]  # readline, peek
 
 
 @contextmanager

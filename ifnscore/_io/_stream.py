@@ -57,8 +57,14 @@ def _four_digits(
     x = words[ends - 4]
     n = np.minimum(lengths, 4)
     keep = _KEEP[n]
-    z = (x & keep) - _ZERO[n]
-    bad = bool(np.any((z + np.uint32(0x76767676)) & np.uint32(0x80808080) & keep))
+    t = x & keep
+    zero = _ZERO[n]
+    # per byte, with no carries between bytes: high nibble 3 and low nibble <= 9 ('0'..'9')
+    bad = bool(
+        np.any((t & np.uint32(0xF0F0F0F0)) != zero)
+        or np.any(((t & np.uint32(0x0F0F0F0F)) + np.uint32(0x06060606)) & np.uint32(0x10101010))
+    )
+    z = t - zero
     z = (z * np.uint32(10) + (z >> np.uint32(8))) & np.uint32(0x00FF00FF)
     z = (z * np.uint32(100) + (z >> np.uint32(16))) & np.uint32(0xFFFF)
     return z, bad

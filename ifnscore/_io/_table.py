@@ -58,8 +58,9 @@ def numeric_frame(frame: pd.DataFrame, where: str, *, first_line: int | None) ->
             f"{where}: non-numeric value {val!r} in row {str(frame.index[r])!r}, column {str(col)!r}{line}; "
             "expression values must be numbers (empty cells are read as missing)."
         )
-    numeric = all(pd.api.types.is_numeric_dtype(t) for t in frame.dtypes)
-    return frame if numeric else frame.apply(pd.to_numeric)
+    if all(pd.api.types.is_numeric_dtype(t) for t in frame.dtypes):
+        return frame
+    return frame.astype(np.float64)  # text -> float by Python's correctly rounded parser
 
 
 def orient(frame: pd.DataFrame, rows: str, gene_hint: Sequence[str], where: str) -> str:
