@@ -90,6 +90,9 @@ def read_delimited(
         )
     frame.columns = pd.Index(labels[1:])
     frame.index = frame.index.map(str)
+    if frame.isna().to_numpy().any():  # empty cells, or short (truncated) lines? tell them apart
+        with open_text(path) as fh:
+            check_field_counts(fh, sep, len(labels), where, first_line=1)
     return frame_to_adata(
         frame,
         rows=rows,
@@ -99,6 +102,18 @@ def read_delimited(
         first_line=2,
         uns={"sep": sep},
     )
+
+
+def check_field_counts(lines: Any, sep: str, expected: int, where: str, *, first_line: int) -> None:
+    """Refuse lines with fewer or more fields than the header (pandas pads short lines with
+    NaN, which would hide a truncated file)."""
+    rows = (ln.split() for ln in lines) if sep == r"\s+" else csv.reader(lines, delimiter=sep)
+    for n, fields in enumerate(rows, start=first_line):
+        if fields and len(fields) != expected:
+            raise InputError(
+                f"{where}: line {n} has {len(fields)} fields but the header has {expected}; "
+                "is the file truncated or the separator wrong?"
+            )
 
 
 def frame_from_bytes(chunk: bytes, sep: str, where: str, first_line: int) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ..errors import InputError
 
@@ -81,7 +81,7 @@ def compression_of(path: str | os.PathLike) -> str | None:
     if claimed is not None and found != claimed:
         raise InputError(
             f"{str(p)!r}: the extension says {claimed} but the file is "
-            f"{'not compressed' if found is None else found}-compressed data; rename it or fix the file."
+            f"{'not compressed' if found is None else found + '-compressed'}; rename it or fix the file."
         )
     return found
 
@@ -101,8 +101,43 @@ def _decompressor(fh: IO[bytes], comp: str | None) -> IO[bytes]:
         raise InputError(
             "Reading zstd-compressed files needs the 'zstandard' package: pip install 'ifnscore[zstd]'."
         ) from None
-    reader = zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True)
-    return io.BufferedReader(reader)  # type: ignore[arg-type]  # readline, peek
+    return io.BufferedReader(_ZstdRaw(fh, zstandard), buffer_size=1 << 20)
+
+
+class _ZstdRaw(io.RawIOBase):
+    """zstd frames decompressed as a stream; a stream cut inside a frame raises EOFError
+    (zstandard's own stream reader returns the partial data silently)."""
+
+    def __init__(self, fh: IO[bytes], zstandard: Any) -> None:
+        self._fh = fh
+        self._zstd = zstandard
+        self._d = zstandard.ZstdDecompressor().decompressobj()
+        self._buf = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf and not self._done:
+            chunk = self._fh.read(1 << 20)
+            if not chunk:
+                if not self._d.eof:
+                    raise EOFError("the zstd stream ends inside a frame")
+                self._done = True
+                break
+            if self._d.eof:  # a further frame
+                self._d = self._zstd.ZstdDecompressor().decompressobj()
+            self._buf = self._d.decompress(chunk)
+            rest = self._d.unused_data if self._d.eof else b""
+            while rest:
+                self._d = self._zstd.ZstdDecompressor().decompressobj()
+                self._buf += self._d.decompress(rest)
+                rest = self._d.unused_data if self._d.eof else b""
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from ._delimited import frame_from_bytes, split_header
+from ._delimited import check_field_counts, frame_from_bytes, split_header
 from ._open import open_binary
 from ._table import check_unique, first_non_numeric
 
@@ -32,8 +32,6 @@ __all__ = ["Streamed", "stream_gene_rows"]
 #: Bytes per block (whole lines are kept together, so a block can be longer by one line).
 BLOCK_BYTES = 4 << 20
 
-_KEEP = np.array([0, 0xFF000000, 0xFFFF0000, 0xFFFFFF00, 0xFFFFFFFF], dtype=np.uint32)
-_ZERO = np.array([0, 0x30000000, 0x30300000, 0x30303000, 0x30303030], dtype=np.uint32)
 _POW = 10 ** np.arange(0, 19, 4, dtype=np.int64)  # 1, 1e4, 1e8, 1e12, 1e16
 
 
@@ -55,10 +53,10 @@ def _four_digits(
 ) -> tuple[np.ndarray, bool]:
     """Integer value of the (up to 4) digits ending before ``ends``; and whether all were digits."""
     x = words[ends - 4]
-    n = np.minimum(lengths, 4)
-    keep = _KEEP[n]
+    shift = (np.int32(32) - np.minimum(lengths, 4) * np.int32(8)).astype(np.uint32)
+    keep = np.left_shift(np.uint32(0xFFFFFFFF), shift)
     t = x & keep
-    zero = _ZERO[n]
+    zero = keep & np.uint32(0x30303030)
     # per byte, with no carries between bytes: high nibble 3 and low nibble <= 9 ('0'..'9')
     bad = bool(
         np.any((t & np.uint32(0xF0F0F0F0)) != zero)
@@ -75,21 +73,21 @@ def _fast_block(
 ) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
     """(values lines x samples int64, their column sums, row labels), or None if not plain integers."""
     b = np.frombuffer(b"\0\0\0\0" + block, dtype=np.uint8)
-    nl = np.flatnonzero(b == 10)
-    seps = np.flatnonzero(b == sep)
+    nl = np.flatnonzero(b == 10).astype(np.int32)  # blocks are far below 2 GiB
+    seps = np.flatnonzero(b == sep).astype(np.int32)
     n_lines = nl.size
     if n_lines == 0 or seps.size != n_lines * n_cols:
         return None
     S = seps.reshape(n_lines, n_cols)
     # every line must hold exactly n_cols separators: the k-th line's last one precedes its newline
-    starts = np.empty(n_lines, dtype=np.int64)
+    starts = np.empty(n_lines, dtype=np.int32)
     starts[0] = 4
     starts[1:] = nl[:-1] + 1
     if np.any(S[:, 0] < starts) or np.any(S[:, -1] >= nl):
         return None
     E = np.empty_like(S)
     E[:, :-1] = S[:, 1:]
-    E[:, -1] = nl - (b[nl - 1] == 13)  # CRLF line ends
+    E[:, -1] = nl - (b[nl - 1] == 13).astype(np.int32)  # CRLF line ends
     L = E - S - 1
     if L.min() < 1 or L.max() > 18:
         return None
@@ -187,6 +185,9 @@ def stream_gene_rows(
                         f"{samples[int(col) - 1]!r} (line {first + r}); values must be numbers."
                     )
                 M = frame.to_numpy(dtype=np.float64)
+                if np.isnan(M).any():  # empty cells, or short lines that pandas padded?
+                    text = block.decode("utf-8", errors="replace").splitlines()
+                    check_field_counts(text, sep, n + 1, where, first_line=first)
                 if integer and not np.all(np.isnan(M) | (np.round(M) == M)):
                     integer = False
                 totals += M.sum(axis=0)
