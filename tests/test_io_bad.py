@@ -105,7 +105,7 @@ def test_api_errors_name_the_file(tmp_path, df):
 def test_cli_exit_1_one_line_no_output(tmp_path, df, capsys):
     out = tmp_path / "out.csv"
     out.write_text("keep me\n")
-    for path, args, match in _cases(tmp_path, df):
+    for path, args, _ in _cases(tmp_path, df):
         capsys.readouterr()
         code = main(
             [
@@ -123,7 +123,8 @@ def test_cli_exit_1_one_line_no_output(tmp_path, df, capsys):
         err = capsys.readouterr().err
         assert code == 1, (path.name, err)
         lines = [ln for ln in err.splitlines() if ln.strip()]
-        assert len(lines) == 1 and lines[0].startswith("ifnscore score: error:"), err
+        assert len(lines) == 1, err
+        assert lines[0].startswith("ifnscore score: error:"), err
         assert path.name in lines[0]
         assert "Traceback" not in err
         assert out.read_text() == "keep me\n"
