@@ -227,7 +227,7 @@ def read(
     >>> counts.T.to_csv(path, sep="\t")                      # genes as rows, gzip
     >>> adata = ifnscore.read(path, signature="rice6")       # streams only rice6's rows
     >>> adata.shape
-    (60, 6)
+    (99, 6)
     >>> full = ifnscore.read(path)
     >>> controls = full[(samples["group"] == "control").to_numpy()]
     >>> ref = ifnscore.calibrate(controls, signature="rice6")
