@@ -41,9 +41,15 @@ def tables(draw):
 
 def _writers(df, d):
     yield "tsv genes rows", write_delimited(df, d / "a", genes_as_rows=True)
-    yield "csv.gz samples rows", write_delimited(df, d / "b", genes_as_rows=False, sep=",", kind="gzip")
+    yield (
+        "csv.gz samples rows",
+        write_delimited(df, d / "b", genes_as_rows=False, sep=",", kind="gzip"),
+    )
     yield "tsv.bz2 genes rows", write_delimited(df, d / "c", genes_as_rows=True, kind="bz2")
-    yield "csv.xz samples rows", write_delimited(df, d / "e", genes_as_rows=False, sep=",", kind="xz")
+    yield (
+        "csv.xz samples rows",
+        write_delimited(df, d / "e", genes_as_rows=False, sep=",", kind="xz"),
+    )
     yield "tsv.zst genes rows", write_delimited(df, d / "f", genes_as_rows=True, kind="zstd")
     yield "xlsx genes rows", write_excel(df, d / "x.xlsx", genes_as_rows=True)
     yield "xlsx samples rows", write_excel(df, d / "y.xlsx", genes_as_rows=False)
@@ -63,7 +69,9 @@ def _writers(df, d):
     yield "salmon", d / "salmon"
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(df=tables())
 def test_cli_equals_api_for_every_format(tmp_path_factory, df, capsys):
     pytest.importorskip("openpyxl")
@@ -74,7 +82,19 @@ def test_cli_equals_api_for_every_format(tmp_path_factory, df, capsys):
         (d / sub).mkdir()
     for label, path in _writers(df, d):
         capsys.readouterr()
-        code = main(["score", str(path), "--method", "mean_log", "--scale", "counts", "--upper-limit", "3", "-q"])
+        code = main(
+            [
+                "score",
+                str(path),
+                "--method",
+                "mean_log",
+                "--scale",
+                "counts",
+                "--upper-limit",
+                "3",
+                "-q",
+            ]
+        )
         captured = capsys.readouterr()
         assert code == 0, (label, captured.err)
         got = pd.read_csv(StringIO(captured.out), index_col=0)

@@ -143,3 +143,30 @@ def test_fast_kernel_equals_python_ints(n_lines, n_cols, data):
 )
 def test_fast_kernel_refuses_non_plain_integers(token):
     assert _fast_block(f"g\t12\t{token}\n".encode(), 9, 2) is None
+
+
+@pytest.mark.parametrize("keying", ["ensembl_versioned", "entrez", "lower"])
+def test_streamed_rows_found_by_any_identifier(tmp_path, example, keying):
+    """Rows keyed by Ensembl (with version), NCBI Gene IDs or lower-case symbols are kept by
+    the streaming filter and score exactly like the symbol-keyed table."""
+    counts, samples = example
+    ref = ifnscore.calibrate(counts[samples["group"] == "control"], signature="rice6")
+    want = ifnscore.score(counts, reference=ref)["score"].to_numpy()
+    renamed = counts.copy()
+    if keying == "lower":
+        renamed.columns = [g.lower() for g in counts.columns]
+    else:
+        to = "ensembl" if keying == "ensembl_versioned" else "entrez"
+        mapped = ifnscore.map_genes(counts.columns, to=to)[to]
+        keep = mapped.notna().to_numpy() & ~mapped.duplicated(keep=False).to_numpy()
+        renamed = counts.loc[:, keep]
+        ids = [str(x).split("|")[0] for x in mapped[keep]]
+        renamed.columns = [f"{i}.7" if keying == "ensembl_versioned" else i for i in ids]
+        want = ifnscore.score(renamed.set_axis(counts.columns[keep], axis=1), reference=ref)[
+            "score"
+        ].to_numpy()
+    path = write_delimited(renamed, tmp_path, genes_as_rows=True, kind="gzip")
+    a = ifnscore.read(path, signature="rice6")
+    assert a.n_vars == 6
+    ifnscore.score(a, reference=ref)
+    np.testing.assert_allclose(a.obs["ifnscore"].to_numpy(), want, rtol=1e-12)

@@ -153,9 +153,33 @@ def _resolve(paths: list[Path], fmt: str) -> tuple[str, list[Path]]:
 
 
 def _wanted(gene_hint: Sequence[str]) -> Callable[[str], bool]:
-    """Row filter of the streaming reader: case-insensitive symbols of the signature genes."""
-    wanted = {g.upper() for g in gene_hint}
-    return lambda name: name.upper() in wanted
+    """Row filter of the streaming reader: keep every row whose label *could* name a signature
+    gene under the matching rules of :func:`ifnscore._genes.match_genes`: the gene's name in
+    any case, and, through the shipped gene table, its official symbol, aliases and previous
+    symbols, Ensembl IDs (with or without version) and NCBI Gene ID. Keeping a superset is
+    safe: the scorer then matches the kept rows exactly as it would the whole table."""
+    from .._genes._table import _ensembl_core, load_table
+
+    keys = {g.upper() for g in gene_hint}
+    table = load_table()
+    rows: set[int] = set()
+    for g in gene_hint:
+        rows.update(r for r in table.resolve(g).rows if r >= 0)
+    if rows:
+        wanted_rows = np.array(sorted(rows), dtype=np.int64)
+        for r in wanted_rows.tolist():
+            keys.add(str(table.symbol[r]).upper())
+            keys.add(str(table.entrez[r]))
+            keys.update(e.upper() for e in str(table.ensembl[r]).split("|") if e)
+        km = table.by_alias
+        keys.update(str(k) for k in km.index[np.isin(km.code, wanted_rows)])
+        keys.update(k for k, rs in km.multi.items() if rows.intersection(rs))
+
+    def wanted(name: str) -> bool:
+        up = name.upper()
+        return up in keys or _ensembl_core(name) in keys
+
+    return wanted
 
 
 def read(
