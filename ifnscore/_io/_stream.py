@@ -17,8 +17,11 @@ integers (decimals, exponents, signs, missing values, quotes, ragged lines) is p
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 
@@ -114,6 +117,61 @@ def _fast_block(
     return v, v.sum(axis=0), labels
 
 
+def _blocks(
+    fh: IO[bytes], block_bytes: int, progress: Callable[[int], None] | None
+) -> Iterator[bytes]:
+    """Blocks of whole lines (the last one completed with a newline)."""
+    rest = b""
+    while True:
+        chunk = fh.read(block_bytes)
+        if progress is not None:
+            progress(len(chunk))
+        if not chunk:
+            if rest.strip():
+                yield rest if rest.endswith(b"\n") else rest + b"\n"
+            return
+        data = rest + chunk
+        cut = data.rfind(b"\n") + 1
+        block, rest = data[:cut], data[cut:]
+        if block.strip():
+            yield block
+
+
+@dataclass
+class _Parsed:
+    names: list[str]
+    values: np.ndarray  # lines x samples (int64 from the fast kernel, else float64)
+    sums: np.ndarray
+    integer: bool
+
+
+def _parse(block: bytes, sep: str, n: int, where: str, first: int, samples: list[str]) -> _Parsed:
+    """Parse one block (in a worker thread: numpy and pandas release the GIL)."""
+    fast = _fast_block(block, sep.encode()[0], n)
+    if fast is not None:
+        vals, sums, names = fast
+        return _Parsed(names, vals, sums, True)
+    frame = frame_from_bytes(block, sep, where, first)
+    if frame.shape[1] != n:
+        raise InputError(
+            f"{where}: lines {first}-{first + len(frame) - 1} have {frame.shape[1]} values "
+            f"but the header names {n} samples; check the separator and the header."
+        )
+    bad = first_non_numeric(frame)
+    if bad is not None:
+        r, col, val = bad
+        raise InputError(
+            f"{where}: non-numeric value {val!r} in row {str(frame.index[r])!r}, sample "
+            f"{samples[int(col) - 1]!r} (line {first + r}); values must be numbers."
+        )
+    M = frame.to_numpy(dtype=np.float64)
+    if np.isnan(M).any():  # empty cells, or short lines that pandas padded?
+        text = block.decode("utf-8", errors="replace").splitlines()
+        check_field_counts(text, sep, n + 1, where, first_line=first)
+    integer = bool(np.all(np.isnan(M) | (np.round(M) == M)))
+    return _Parsed([str(x) for x in frame.index], M, M.sum(axis=0), integer)
+
+
 def stream_gene_rows(
     path: str | os.PathLike,
     *,
@@ -121,18 +179,22 @@ def stream_gene_rows(
     wanted: Callable[[str], bool],
     block_bytes: int = BLOCK_BYTES,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> Streamed:
-    """One pass over a genes-as-rows table: keep the wanted rows, sum every column."""
+    """One pass over a genes-as-rows table: keep the wanted rows, sum every column.
+
+    Blocks are parsed by ``workers`` threads (default: the CPU count, at most 4) while the
+    file is read; at most ``workers + 1`` blocks are in flight, so memory stays bounded.
+    """
     where = str(path)
     if len(sep) != 1:
         raise InputError(f"{where}: streaming needs a one-character separator, got {sep!r}.")
-    sep_byte = sep.encode()[0]
+    workers = workers or min(4, os.cpu_count() or 1)
     kept_names: list[str] = []
     kept_rows: list[np.ndarray] = []
     seen: set[str] = set()
     sample_labels: list[str] = []
     integer = True
-    line_no = 1
     with open_binary(path) as fh:
         head = fh.readline()
         if not head.strip():
@@ -145,67 +207,41 @@ def stream_gene_rows(
             raise InputError(f"{where}: the header has no sample columns (separator {sep!r}?).")
         totals = np.zeros(n, dtype=np.float64)
         itotals = np.zeros(n, dtype=np.int64)
-        rest = b""
-        done = False
-        while not done:
-            chunk = fh.read(block_bytes)
-            if progress is not None:
-                progress(len(chunk))
-            if not chunk:
-                done = True
-                block, rest = rest, b""
-                if block and not block.endswith(b"\n"):
-                    block += b"\n"
+
+        def collect(p: _Parsed) -> None:
+            nonlocal integer
+            if p.integer and p.values.dtype == np.int64:
+                itotals[:] += p.sums
             else:
-                data = rest + chunk
-                cut = data.rfind(b"\n") + 1
-                block, rest = data[:cut], data[cut:]
-            if not block.strip():
-                continue
-            first = line_no + 1
-            fast = _fast_block(block, sep_byte, n)
-            if fast is not None:
-                vals, sums, names = fast
-                itotals += sums
-                keep = [i for i, g in enumerate(names) if wanted(g)]
-                block_rows = vals[keep].astype(np.float64) if keep else None
-                line_no += len(names)
-            else:
-                frame = frame_from_bytes(block, sep, where, first)
-                if frame.shape[1] != n:
-                    raise InputError(
-                        f"{where}: lines {first}-{first + len(frame) - 1} have {frame.shape[1]} values "
-                        f"but the header names {n} samples; check the separator and the header."
-                    )
-                bad = first_non_numeric(frame)
-                if bad is not None:
-                    r, col, val = bad
-                    raise InputError(
-                        f"{where}: non-numeric value {val!r} in row {str(frame.index[r])!r}, sample "
-                        f"{samples[int(col) - 1]!r} (line {first + r}); values must be numbers."
-                    )
-                M = frame.to_numpy(dtype=np.float64)
-                if np.isnan(M).any():  # empty cells, or short lines that pandas padded?
-                    text = block.decode("utf-8", errors="replace").splitlines()
-                    check_field_counts(text, sep, n + 1, where, first_line=first)
-                if integer and not np.all(np.isnan(M) | (np.round(M) == M)):
-                    integer = False
-                totals += M.sum(axis=0)
-                names = [str(x) for x in frame.index]
-                keep = [i for i, g in enumerate(names) if wanted(g)]
-                block_rows = M[keep] if keep else None
-                line_no += len(names)
-            for g in names:
+                totals[:] += p.sums
+            integer = integer and p.integer
+            for g in p.names:
                 if g in seen:
                     raise InputError(
                         f"{where}: duplicated gene (row label) {g!r}; each gene must appear once."
                     )
                 seen.add(g)
             if len(sample_labels) < 1000:
-                sample_labels.extend(names[: 1000 - len(sample_labels)])
-            if block_rows is not None:
-                kept_names.extend(names[i] for i in keep)
-                kept_rows.append(block_rows)
+                sample_labels.extend(p.names[: 1000 - len(sample_labels)])
+            keep = [i for i, g in enumerate(p.names) if wanted(g)]
+            if keep:
+                kept_names.extend(p.names[i] for i in keep)
+                kept_rows.append(p.values[keep].astype(np.float64))
+
+        line = 2
+        pending: deque[Future[_Parsed]] = deque()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            try:
+                for block in _blocks(fh, block_bytes, progress):
+                    pending.append(pool.submit(_parse, block, sep, n, where, line, samples))
+                    line += block.count(b"\n")
+                    while len(pending) > workers:
+                        collect(pending.popleft().result())
+                while pending:
+                    collect(pending.popleft().result())
+            finally:
+                for f in pending:
+                    f.cancel()
     if not seen:
         raise InputError(f"{where} has a header line but no data rows.")
     values = np.vstack(kept_rows) if kept_rows else np.empty((0, n))
