@@ -161,7 +161,12 @@ def _read_inputs(args: argparse.Namespace, paths: Sequence[str], signature: Any)
 
     options = _reader_options(args)
     many = len(paths) > 1 or (len(paths) == 1 and Path(paths[0]).is_dir())
-    size = None if many else (os.path.getsize(paths[0]) if Path(paths[0]).is_file() else None)
+    size = None
+    if not many and Path(paths[0]).is_file():
+        from ._io._open import compression_of
+
+        # the reader reports decompressed bytes: a total is known for plain files only
+        size = os.path.getsize(paths[0]) if compression_of(paths[0]) is None else None
     unit = "file" if many else "B"
     with _progress(args, f"reading {Path(paths[0]).name}", size, unit) as bar:
         return _read(

@@ -33,7 +33,7 @@ from ._table import check_unique, first_non_numeric
 __all__ = ["Streamed", "stream_gene_rows"]
 
 #: Bytes per block (whole lines are kept together, so a block can be longer by one line).
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 1 << 20
 
 _POW = 10 ** np.arange(0, 19, 4, dtype=np.int64)  # 1, 1e4, 1e8, 1e12, 1e16
 
@@ -54,21 +54,35 @@ class Streamed:
 def _four_digits(
     words: np.ndarray, ends: np.ndarray, lengths: np.ndarray
 ) -> tuple[np.ndarray, bool]:
-    """Integer value of the (up to 4) digits ending before ``ends``; and whether all were digits."""
-    x = words[ends - 4]
-    shift = (np.int32(32) - np.minimum(lengths, 4) * np.int32(8)).astype(np.uint32)
-    keep = np.left_shift(np.uint32(0xFFFFFFFF), shift)
-    t = x & keep
-    zero = keep & np.uint32(0x30303030)
+    """Integer value of the (up to 4) digits ending before ``ends``; and whether all were digits.
+
+    In-place arithmetic on three uint32 arrays keeps the temporaries small.
+    """
+    x = words[ends - 4]  # the 4 bytes ending at the token's end, little-endian
+    shift = np.minimum(lengths, 4).astype(np.uint32)
+    shift *= np.uint32(8)
+    np.subtract(np.uint32(32), shift, out=shift)
+    keep = np.left_shift(np.uint32(0xFFFFFFFF), shift, out=shift)  # the token's bytes
+    x &= keep
+    zero = np.bitwise_and(keep, np.uint32(0x30303030), out=keep)
     # per byte, with no carries between bytes: high nibble 3 and low nibble <= 9 ('0'..'9')
-    bad = bool(
-        np.any((t & np.uint32(0xF0F0F0F0)) != zero)
-        or np.any(((t & np.uint32(0x0F0F0F0F)) + np.uint32(0x06060606)) & np.uint32(0x10101010))
-    )
-    z = t - zero
-    z = (z * np.uint32(10) + (z >> np.uint32(8))) & np.uint32(0x00FF00FF)
-    z = (z * np.uint32(100) + (z >> np.uint32(16))) & np.uint32(0xFFFF)
-    return z, bad
+    tmp = x & np.uint32(0xF0F0F0F0)
+    bad = bool(np.any(tmp != zero))
+    if not bad:
+        np.bitwise_and(x, np.uint32(0x0F0F0F0F), out=tmp)
+        tmp += np.uint32(0x06060606)
+        tmp &= np.uint32(0x10101010)
+        bad = bool(tmp.any())
+    x -= zero  # now the digits' values, units in the highest byte
+    np.right_shift(x, np.uint32(8), out=tmp)
+    x *= np.uint32(10)
+    x += tmp
+    x &= np.uint32(0x00FF00FF)
+    np.right_shift(x, np.uint32(16), out=tmp)
+    x *= np.uint32(100)
+    x += tmp
+    x &= np.uint32(0xFFFF)
+    return x, bad
 
 
 def _fast_block(
