@@ -131,10 +131,19 @@ def test_fast_kernel_equals_python_ints(n_lines, n_cols, data):
     )
     out = _fast_block(block.encode(), 9, n_cols)
     assert out is not None
-    v, sums, labels = out
+    ints, labels = out
     assert labels == names
-    assert v.tolist() == values
-    assert sums.tolist() == [sum(col) for col in zip(*values, strict=True)]
+    assert ints.sums().tolist() == [sum(col) for col in zip(*values, strict=True)]
+    keep = sorted(set(data.draw(st.lists(st.integers(0, n_lines - 1)))))
+    exact = ints.low[keep].astype(object)  # Python ints: no float rounding in the check
+    for a, e in zip(ints.at.tolist(), ints.extra.tolist(), strict=True):
+        r, c = divmod(a, n_cols)
+        if r in keep:
+            exact[keep.index(r), c] += e
+    assert exact.tolist() == [values[r] for r in keep]
+    np.testing.assert_array_equal(
+        ints.rows(keep), np.array([values[r] for r in keep], dtype=float).reshape(len(keep), n_cols)
+    )
 
 
 @pytest.mark.parametrize(

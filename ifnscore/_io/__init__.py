@@ -221,9 +221,33 @@ def read(
         Format options: ``sep`` (delimited; default from the extension or the header),
         ``sheet`` (excel, qpcr), ``backed`` (h5ad; keep ``X`` on disk), ``var_names``
         (10x: ``"gene_symbols"`` or ``"gene_ids"``), ``quantity`` (salmon: ``"NumReads"`` or
-        ``"TPM"``), ``tx2gene`` (salmon: transcript -> gene table); qPCR and NanoString
-        options are described in :func:`ifnscore._io._qpcr.read_ct` and
-        :func:`ifnscore._io._nanostring.read_rcc`.
+        ``"TPM"``), ``tx2gene`` (salmon: transcript -> gene table).
+
+        qPCR (``format="qpcr"``; long tables with sample, target and Ct columns are detected):
+        ``reference_genes`` (default ``("HPRT1", "18S")``, Rice et al. 2013,
+        doi:10.1016/S1474-4422(13)70258-8), ``calibrator`` (a sample, a list of samples whose
+        mean :math:`\Delta Ct` is used, or ``None``: :math:`RQ = 2^{-\Delta Ct}`), ``max_ct``
+        (default 40), ``undetermined`` (``"censor"`` at ``max_ct`` with a warning, default, or
+        ``"error"``), ``max_sd`` (flag technical replicates whose Ct SD exceeds it, default
+        0.5 cycles), ``sheet``, ``sep``. Technical replicates are averaged, then
+
+        .. math:: \Delta Ct_{st} = Ct_{st} - \tfrac{1}{|R|}\textstyle\sum_{r\in R} Ct_{sr},
+                  \qquad RQ_{st} = 2^{-(\Delta Ct_{st} - \Delta Ct_{\mathrm{cal},t})}
+
+        (Livak & Schmittgen 2001, doi:10.1006/meth.2001.1262); ``X`` holds RQ (scale
+        ``"linear"``, for the ``fc_*`` methods), ``layers`` the Ct and :math:`\Delta Ct`,
+        ``obs`` the flags.
+
+        NanoString (``format="nanostring"``, ``.RCC`` files): ``normalize_to`` (``"batch"``:
+        nSolver's scaling to the mean of the lanes' geometric means, default; or a number:
+        each lane scaled on its own to that housekeeping geometric mean, so values do not
+        depend on the batch), ``housekeeping`` and ``positive`` (probe names; default: the
+        codeset's Housekeeping and Positive classes), and the QC limits ``fov_min`` (0.75),
+        ``binding_density`` ((0.1, 2.25)), ``linearity_min`` (0.95, :math:`R^2` of log2 counts
+        on log2 concentrations of the positive controls) and ``lod_sd`` (2: POS_E must exceed
+        the negatives' mean + 2 SD), as in NanoString's Gene Expression Data Analysis
+        Guidelines (MAN-C0011-04). ``X`` holds the normalised counts,
+        ``layers["counts"]`` the raw ones, ``obs`` attributes, QC values and ``qc_*`` flags.
 
     Returns
     -------
@@ -232,7 +256,9 @@ def read(
         ``obs``/``var`` hold the metadata the format carries (GCT column/row metadata,
         featureCounts annotation, qPCR flags, NanoString attributes and QC flags);
         ``uns["ifnscore_read"]`` records the format, source and options, and the scale the
-        values are on where the format implies one (``"counts"``, ``"linear"``).
+        values are on where the format implies one (``"counts"``, ``"linear"``): pass it as
+        ``scale=`` to :func:`ifnscore.score` (the command line does so when ``--scale`` is
+        ``auto``).
 
     Raises
     ------

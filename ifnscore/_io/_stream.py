@@ -85,10 +85,36 @@ def _four_digits(
     return x, bad
 
 
-def _fast_block(
-    block: bytes, sep: int, n_cols: int
-) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
-    """(values lines x samples int64, their column sums, row labels), or None if not plain integers."""
+@dataclass
+class _Ints:
+    """A block of plain integers: ``low`` holds each value's last four digits (uint32, lines x
+    samples); ``extra`` adds the higher digits of the few longer values at flat positions ``at``."""
+
+    low: np.ndarray
+    at: np.ndarray
+    extra: np.ndarray
+
+    def rows(self, keep: list[int]) -> np.ndarray:
+        out = self.low[keep].astype(np.float64)
+        if self.at.size:
+            n = self.low.shape[1]
+            line, col = np.divmod(self.at, n)
+            pos = {r: i for i, r in enumerate(keep)}
+            sel = np.array([ln in pos for ln in line.tolist()], dtype=bool)
+            if sel.any():
+                rows = np.array([pos[ln] for ln in line[sel].tolist()], dtype=np.intp)
+                out[rows, col[sel]] += self.extra[sel].astype(np.float64)
+        return out
+
+    def sums(self) -> np.ndarray:
+        s = self.low.sum(axis=0, dtype=np.int64)
+        if self.at.size:
+            np.add.at(s, self.at % self.low.shape[1], self.extra)
+        return s
+
+
+def _fast_block(block: bytes, sep: int, n_cols: int) -> tuple[_Ints, list[str]] | None:
+    """The block's integers and row labels, or None if it is not all plain unsigned integers."""
     b = np.frombuffer(b"\0\0\0\0" + block, dtype=np.uint8)
     nl = np.flatnonzero(b == 10).astype(np.int32)  # blocks are far below 2 GiB
     seps = np.flatnonzero(b == sep).astype(np.int32)
@@ -105,30 +131,31 @@ def _fast_block(
     E = np.empty_like(S)
     E[:, :-1] = S[:, 1:]
     E[:, -1] = nl - (b[nl - 1] == 13).astype(np.int32)  # CRLF line ends
-    L = E - S - 1
+    L = E - S
+    L -= 1
     if L.min() < 1 or L.max() > 18:
         return None
     words = np.ndarray(buffer=b, dtype="<u4", shape=(b.size - 3,), strides=(1,))
     low, bad = _four_digits(words, E, L)
     if bad:
         return None
-    v = low.astype(np.int64)
-    Lf, Ef, vf = L.ravel(), E.ravel(), v.ravel()
-    k = 1
-    long = np.flatnonzero(Lf > 4)
+    Lf, Ef = L.ravel(), E.ravel()
+    at = np.flatnonzero(Lf > 4)
+    extra = np.zeros(at.size, dtype=np.int64)
+    k, long = 1, np.arange(at.size)
     while long.size:
-        part, bad = _four_digits(words, Ef[long] - 4 * k, Lf[long] - 4 * k)
+        idx = at[long]
+        part, bad = _four_digits(words, Ef[idx] - 4 * k, Lf[idx] - 4 * k)
         if bad:
             return None
-        vf[long] += part.astype(np.int64) * _POW[k]
+        extra[long] += part.astype(np.int64) * _POW[k]
         k += 1
-        long = long[Lf[long] > 4 * k]
-    raw = block
+        long = long[Lf[idx] > 4 * k]
     labels = [
-        raw[s - 4 : e - 4].decode("utf-8", errors="replace").strip().strip('"')
+        block[s - 4 : e - 4].decode("utf-8", errors="replace").strip().strip('"')
         for s, e in zip(starts.tolist(), S[:, 0].tolist(), strict=True)
     ]
-    return v, v.sum(axis=0), labels
+    return _Ints(low, at, extra), labels
 
 
 def _blocks(
@@ -154,17 +181,22 @@ def _blocks(
 @dataclass
 class _Parsed:
     names: list[str]
-    values: np.ndarray  # lines x samples (int64 from the fast kernel, else float64)
-    sums: np.ndarray
+    values: _Ints | np.ndarray  # the fast kernel's integers, else float64 lines x samples
+    sums: np.ndarray  # int64 (fast kernel) or float64
     integer: bool
+
+    def rows(self, keep: list[int]) -> np.ndarray:
+        if isinstance(self.values, _Ints):
+            return self.values.rows(keep)
+        return self.values[keep]
 
 
 def _parse(block: bytes, sep: str, n: int, where: str, first: int, samples: list[str]) -> _Parsed:
     """Parse one block (in a worker thread: numpy and pandas release the GIL)."""
     fast = _fast_block(block, sep.encode()[0], n)
     if fast is not None:
-        vals, sums, names = fast
-        return _Parsed(names, vals, sums, True)
+        ints, names = fast
+        return _Parsed(names, ints, ints.sums(), True)
     frame = frame_from_bytes(block, sep, where, first)
     if frame.shape[1] != n:
         raise InputError(
@@ -224,7 +256,7 @@ def stream_gene_rows(
 
         def collect(p: _Parsed) -> None:
             nonlocal integer
-            if p.integer and p.values.dtype == np.int64:
+            if p.sums.dtype == np.int64:
                 itotals[:] += p.sums
             else:
                 totals[:] += p.sums
@@ -240,7 +272,7 @@ def stream_gene_rows(
             keep = [i for i, g in enumerate(p.names) if wanted(g)]
             if keep:
                 kept_names.extend(p.names[i] for i in keep)
-                kept_rows.append(p.values[keep].astype(np.float64))
+                kept_rows.append(p.rows(keep))
 
         line = 2
         pending: deque[Future[_Parsed]] = deque()
