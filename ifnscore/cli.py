@@ -17,8 +17,9 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from ._validation import Scale
 from ._version import __version__
 from .errors import IfnscoreError
 
@@ -179,11 +180,11 @@ def _read_inputs(args: argparse.Namespace, paths: Sequence[str], signature: Any)
         )
 
 
-def _scale(args: argparse.Namespace, adata: Any) -> str:
+def _scale(args: argparse.Namespace, adata: Any) -> Scale:
     """--scale, or the scale the reader knows (NumReads -> counts, RQ -> linear), else auto."""
     if args.scale != "auto":
-        return str(args.scale)
-    return str(adata.uns.get("ifnscore_read", {}).get("scale", "auto"))
+        return cast(Scale, args.scale)
+    return cast(Scale, str(adata.uns.get("ifnscore_read", {}).get("scale", "auto")))
 
 
 def _signature_arg(values: Sequence[str] | None) -> Any:
@@ -435,7 +436,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     counts, samples = datasets.load_example(as_frame=True)
     controls = counts[samples["group"] == "control"]
     ref = calibrate(controls, signature=args.signature, method=args.method)
-    res = score(counts, reference=ref)
+    res = cast(pd.DataFrame, score(counts, reference=ref))
     table = res.join(samples[["group", "patient", "day"]])
     lim = ref.signatures[args.signature].upper_limit
     out = sys.stdout
