@@ -22,6 +22,7 @@ from ._genes import GeneMatch, match_genes
 from ._methods import GeneSet, Method
 from ._signatures import Signature
 from ._validation import Expression
+from ._warn import warn
 from .errors import GeneMatchError, InputError, MissingGenesWarning
 
 __all__ = ["Computed", "compute", "default_min_genes", "match_signatures"]
@@ -69,11 +70,10 @@ def match_signatures(
                 "identifiers of the data, or lower min_genes."
             )
         if missing:
-            warnings.warn(
+            warn(
                 f"Signature {sig.name!r}: {len(missing)} of {len(sig.all_genes)} genes not found in the data "
                 f"and left out of the score: {missing}.",
                 MissingGenesWarning,
-                stacklevel=4,
             )
         out[sig.name] = matches
     return out

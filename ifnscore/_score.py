@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +15,7 @@ from ._reference import Reference
 from ._signatures import Signature, SignatureLike, as_signatures
 from ._validation import Expression, Rows, Scale, as_expression
 from ._version import __version__
+from ._warn import warn
 from .errors import IfnscoreWarning, InputError
 
 __all__ = ["score"]
@@ -206,11 +206,10 @@ def score(
             comp.scores[comp.n_genes[:, j] < need, j] = np.nan
     limits = _limits(sigs, reference, upper_limit)
     if meth.cohort_dependent and any(v is not None for v in limits.values()):
-        warnings.warn(
+        warn(
             f"method={meth.name!r} is cohort-dependent: a sample's score changes with the other samples scored "
             "with it, so a fixed upper limit may not transfer between cohorts.",
             IfnscoreWarning,
-            stacklevel=2,
         )
     result = _frame(expr, sigs, comp, limits)
     result.attrs["ifnscore"] = _metadata(expr, sigs, meth, matches, limits, reference, options)
@@ -368,11 +367,7 @@ def _write_anndata(
                 cols[f"{base}_{f}"] = sub[f]
     clash = [c for c in cols if c in target.obs.columns]
     if clash:
-        warnings.warn(
-            f"Overwriting existing obs columns {clash}; pass key= to keep them.",
-            IfnscoreWarning,
-            stacklevel=3,
-        )
+        warn(f"Overwriting existing obs columns {clash}; pass key= to keep them.", IfnscoreWarning)
     for c, v in cols.items():
         target.obs[c] = v.to_numpy()
     meta = dict(result.attrs["ifnscore"])

@@ -40,7 +40,6 @@ dates are converted with the same origin.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._warn import warn
 from .errors import IfnscoreWarning, InputError
 
 __all__ = ["Followup", "follow"]
@@ -257,11 +257,10 @@ def follow(
     no_time = frame["time_raw"].isna()
     if no_time.any():
         names = frame.index[no_time].tolist()
-        warnings.warn(
+        warn(
             f"{len(names)} samples have a patient but no {time!r} value and are not followed "
             f"(first: {names[:5]}); see Followup.excluded.",
             IfnscoreWarning,
-            stacklevel=2,
         )
         excluded += [(s, frame.loc[s, "patient"], f"no {time!r} value") for s in names]
         frame = frame[~no_time]

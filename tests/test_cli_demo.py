@@ -48,3 +48,14 @@ def test_errors_and_usage(tmp_path, capsys):
     assert main(["frobnicate"]) == 2
     assert main(["demo", "--bogus"]) == 2
     assert main(["--version"]) == 0
+
+
+def test_outputs_get_normal_file_permissions(tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "x.csv"
+    assert main(["demo", "-o", str(out)]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask

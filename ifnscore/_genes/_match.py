@@ -8,16 +8,14 @@ names the candidates.
 
 from __future__ import annotations
 
-import sys
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from .._warn import warn
 from ..errors import GeneMatchError, IfnscoreWarning, InputError
 from ._table import (
     AMBIGUOUS,
@@ -45,16 +43,6 @@ __all__ = [
 ]
 
 Duplicates = Literal["sum", "error"]
-_PACKAGE = str(Path(__file__).resolve().parent.parent)
-
-
-def _stacklevel() -> int:
-    """Stack level of the first frame outside ifnscore, so warnings point at the user's line."""
-    level, frame = 1, sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    return level
 
 
 @dataclass(frozen=True)
@@ -262,12 +250,11 @@ def match_genes(
     for gene in wanted:
         out.append(_match_one(gene, data, exact, upper, notes))
     if notes:
-        warnings.warn(
+        warn(
             "Gene identifiers that name several genes were not used: "
             + "; ".join(notes)
             + ". Rename the data's genes (or the signature's) to unambiguous symbols or IDs.",
             IfnscoreWarning,
-            stacklevel=_stacklevel(),
         )
     _check_shared(out)
     _check_duplicates(out, duplicates)
@@ -344,11 +331,10 @@ def _check_duplicates(matches: Sequence[GeneMatch], duplicates: Duplicates) -> N
             f"Several data columns match one signature gene ({desc}); make the gene names unique "
             "or pass duplicates='sum' to add them up on the linear scale."
         )
-    warnings.warn(
+    warn(
         f"Several data columns match one signature gene ({desc}); they are summed on the linear "
         "scale (duplicates='sum'). Pass duplicates='error' to refuse.",
         IfnscoreWarning,
-        stacklevel=_stacklevel(),
     )
 
 

@@ -41,7 +41,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._warn import warn
 from ..errors import IfnscoreWarning, InputError
 from ._open import strip_compression
 from ._table import check_unique, make_adata
@@ -255,11 +255,10 @@ def relative_quantities(
                 f"{where}: undetermined Ct for sample {r['sample']!r}, target {r['target']!r} (line {r['line']}); "
                 "pass undetermined='censor' to set it to the last cycle (max_ct)."
             )
-        warnings.warn(
+        warn(
             f"{where}: {len(und)} undetermined Ct value(s) censored at max_ct={max_ct:g} (first: sample "
             f"{und.iloc[0]['sample']!r}, target {und.iloc[0]['target']!r}); they are flagged in obs['qpcr_censored'].",
             IfnscoreWarning,
-            stacklevel=4,
         )
         long = long.copy()
         long.loc[long["undetermined"], "ct"] = float(max_ct)
