@@ -34,11 +34,17 @@ __all__ = [
 
 @dataclass(frozen=True)
 class GeneSet:
-    """Column indices of one signature in the data (for ``kind="rows"`` methods)."""
+    """Column indices of one signature in the data (for ``kind="rows"`` methods).
+
+    ``missing_up`` and ``missing_down`` count the signature's genes that were not found
+    (UCell counts them at the maximum rank, as the R package does).
+    """
 
     name: str
     up: np.ndarray
     down: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.intp))
+    missing_up: int = 0
+    missing_down: int = 0
 
 
 @dataclass(frozen=True)
@@ -161,6 +167,16 @@ def _load() -> None:
     global _LOADED
     if _LOADED:
         return
-    from . import _clinical  # noqa: F401  (registers on import)
+    from . import (  # noqa: F401  (each registers its methods on import)
+        _aucell,
+        _clinical,
+        _gsva,
+        _module_score,
+        _plage,
+        _singscore,
+        _ssgsea,
+        _ucell,
+        _zscore,
+    )
 
     _LOADED = True
