@@ -164,9 +164,9 @@ def test_module_score_hand_and_global_rng_untouched():
     # 6 genes, n_bins=3 -> n_items = round(6/2) = 3; means 1..6 -> bins 0,0,1,1,1,2;
     # signature gene 0 -> candidates {0, 1}, gene 0 removed -> control {1}
     X = np.array([[1.0, 2, 3, 4, 5, 6], [1.0, 2, 3, 4, 5, 6]]) * [[1], [3]]
-    state = np.random.get_state()
+    state = np.random.get_state()  # noqa: NPY002 (the point: global state untouched)
     got = run("module_score", X, one([0]), n_bins=3)
-    after = np.random.get_state()
+    after = np.random.get_state()  # noqa: NPY002
     np.testing.assert_allclose(got[:, 0], X[:, 0] - X[:, 1])
     assert all(np.array_equal(a, b) for a, b in zip(state[1:2], after[1:2], strict=True))
     with pytest.raises(InputError, match="n_bins"):
