@@ -348,3 +348,91 @@ def test_container_invariance_property(X):
         np.testing.assert_allclose(
             run(m, sp.csr_matrix(X), sets), run(m, X, sets), rtol=1e-12, atol=1e-13, err_msg=m
         )
+
+
+def test_cohort_metadata():
+    ss = get_method("ssgsea")
+    assert not ss.cohort_dependent
+    assert ss.depends_on_cohort({"normalize": True})
+    assert not ss.depends_on_cohort({"normalize": False})
+    for m in ("gsva", "zscore", "plage", "module_score"):
+        assert get_method(m).depends_on_cohort({})
+    for m in COHORT_FREE:
+        assert not get_method(m).depends_on_cohort({})
+    table = ifnscore.list_methods()
+    assert table.loc["ucell", "needs_whole_rows"]
+    assert not table.loc["fc_sum", "needs_whole_rows"]
+
+
+# --- naive per-sample implementations of the R formulas (scipy rankdata), ties included ----
+
+
+def naive_singscore(x, up, down=(), known=True):
+    from scipy.stats import rankdata
+
+    n = x.size
+    r = rankdata(x, method="min")
+    if not known:
+        r = np.abs(r - np.ceil(np.median(r)))
+        k, N = len(up) // 2, -(-n // 2)
+        m = r[up].mean()
+        return (m - (k + 1) / 2) / ((2 * N - k + 1) / 2 - (k + 1) / 2)
+
+    def norm(idx):
+        k = len(idx)
+        return (r[idx].mean() - (k + 1) / 2) / ((2 * n - k + 1) / 2 - (k + 1) / 2)
+
+    s = norm(up) - 0.5
+    if len(down):
+        s += 1 - norm(down) - 0.5
+    return s
+
+
+def naive_ucell(x, up, m):
+    from scipy.stats import rankdata
+
+    r = np.minimum(rankdata(-x, method="average"), min(m, x.size))[up]
+    k, mm = len(up), min(m, x.size)
+    return 1 - (r.sum() - k * (k + 1) / 2) / (k * mm - k * (k + 1) / 2)
+
+
+@pytest.mark.parametrize("container", [np.asarray, sp.csr_matrix])
+def test_singscore_and_ucell_equal_naive_r_formulas_with_ties(container):
+    X = counts_matrix(seed=4, n=12, p=40)  # many tied zeros and rounded values
+    up, down = np.array([0, 3, 5, 8, 13, 21]), np.array([1, 2, 34])
+    M = container(X)
+    got = run("singscore", M, one(up, down))[:, 0]
+    np.testing.assert_allclose(got, [naive_singscore(x, up, down) for x in X], rtol=1e-12)
+    got = run("singscore", M, one(up), known_direction=False)[:, 0]
+    expected = [naive_singscore(x, up, known=False) for x in X]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    for m in (5, 25, 1500):
+        got = run("ucell", M, one(up), max_rank=m)[:, 0]
+        np.testing.assert_allclose(got, [naive_ucell(x, up, m) for x in X], rtol=1e-12)
+
+
+def test_float32_codes_are_monotone():
+    from ifnscore._methods._ranks import _f32_codes, _f32_values
+
+    v = np.array(
+        [-np.inf, -3e38, -2.5, -1e-45, -0.0, 0.0, 1e-45, 1.0, 1.0000001, 3e38, np.inf],
+        dtype=np.float32,
+    )
+    c = _f32_codes(v)
+    assert np.all(np.diff(c[[0, 1, 2, 3, 5, 6, 7, 8, 9, 10]]) > 0)
+    assert c[4] == c[5]  # -0.0 ties with 0.0
+    np.testing.assert_array_equal(_f32_values(c[5:]), v[5:].astype(np.float64))
+    np.testing.assert_array_equal(_f32_values(c[:4]), v[:4].astype(np.float64))
+
+
+@pytest.mark.parametrize("method", [*RANK_METHODS, "singscore_unknown"])
+@pytest.mark.parametrize("container", [np.asarray, sp.csr_matrix])
+def test_float32_path_equals_float64_path(method, container):
+    X = counts_matrix(seed=6) - 2.0  # negative values, ties, zeros
+    X32 = X.astype(np.float32)
+    kw = {}
+    if method == "singscore_unknown":
+        method, kw = "singscore", {"known_direction": False}
+    a = run(method, container(X32), SETS, **kw)
+    b = run(method, container(X32.astype(np.float64)), SETS, **kw)
+    np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)

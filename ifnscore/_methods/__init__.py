@@ -76,6 +76,13 @@ class Method:
     run : callable, optional
         ``run(X, sets, **options) -> dict[str, ndarray (n_samples, n_sets)]`` with at least
         ``"score"`` (``kind="rows"``); extra keys become extra result columns.
+    options : mapping
+        Default values of the method's options (``kind="rows"``), for :func:`list_methods`.
+    needs_whole_rows : bool
+        The formula needs every gene of a sample (rank-based), not only the signature's.
+    cohort_options : mapping
+        Option values that make an otherwise cohort-independent method cohort-dependent;
+        see :meth:`depends_on_cohort`.
     """
 
     name: str
@@ -94,6 +101,15 @@ class Method:
     run: Callable[..., dict[str, np.ndarray]] | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     needs_whole_rows: bool = False
+    cohort_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def depends_on_cohort(self, options: Mapping[str, Any]) -> bool:
+        """Whether scores with these ``options`` depend on the other samples scored together:
+        always for ``cohort_dependent`` methods, and for option values listed in
+        ``cohort_options`` (e.g. ``ssgsea`` with ``normalize=True``)."""
+        return self.cohort_dependent or any(
+            k in options and options[k] == v for k, v in self.cohort_options.items()
+        )
 
 
 METHODS: dict[str, Method] = {}
@@ -151,6 +167,7 @@ def list_methods() -> pd.DataFrame:
             "needs_reference": m.needs_reference,
             "cohort_dependent": m.cohort_dependent,
             "signed": m.signed,
+            "needs_whole_rows": m.needs_whole_rows,
             "options": ", ".join(f"{k}={v!r}" for k, v in m.options.items()),
             "formula": m.formula,
             "citation": m.citation,

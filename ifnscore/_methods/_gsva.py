@@ -52,13 +52,17 @@ _CDF_TABLE = ndtr(MAX_PRECOMPUTE * np.arange(PRECOMPUTE_RESOLUTION + 1) / PRECOM
 
 
 def _table_cdf(v: np.ndarray) -> np.ndarray:
-    """GSVA's precomputed standard normal CDF at ``v`` (index truncated, as in C)."""
-    a = np.abs(v)
-    inside = a <= MAX_PRECOMPUTE
-    idx = np.where(inside, a, 0.0) / MAX_PRECOMPUTE * PRECOMPUTE_RESOLUTION
-    cdf = _CDF_TABLE[idx.astype(np.int64)]
-    cdf = np.where(v < 0, 1.0 - cdf, cdf)
-    return np.where(inside, cdf, np.where(v < 0, 0.0, 1.0))
+    r"""GSVA's precomputed standard normal CDF at ``v`` (index truncated, as in C).
+
+    Beyond 10 standard deviations GSVA returns exactly 0 or 1; the last table entry,
+    :math:`\Phi(10)`, is 1.0 in double precision, so clipping the index there is the same.
+    """
+    a = np.minimum(np.abs(v), 2 * MAX_PRECOMPUTE)
+    idx = np.minimum(
+        (a / MAX_PRECOMPUTE * PRECOMPUTE_RESOLUTION).astype(np.int64), PRECOMPUTE_RESOLUTION
+    )
+    cdf = _CDF_TABLE[idx]
+    return np.where(v < 0, 1.0 - cdf, cdf)
 
 
 def _kernel_cdf(G: np.ndarray, kcdf: str) -> np.ndarray:

@@ -35,7 +35,7 @@ from scipy.stats import rankdata
 from .._gather import iter_row_blocks
 from ..errors import InputError
 from . import GeneSet, Method, register
-from ._ranks import block_rows_for
+from ._ranks import ENTRY_BUDGET, block_rows_for
 
 
 def column_means(X: Any, *, block_rows: int | None = None) -> np.ndarray:
@@ -48,17 +48,31 @@ def column_means(X: Any, *, block_rows: int | None = None) -> np.ndarray:
     """
     n, p = X.shape
     sums = np.zeros(p, dtype=np.float64)
-    src = X.tocsr() if sp.issparse(X) and X.format != "csr" else X
     genes = np.arange(p)
-    for _, _, block in iter_row_blocks(src, block_rows_for(src, block_rows)):
-        if sp.issparse(block):
-            sums = np.bincount(
-                np.concatenate((genes, block.indices)),
-                weights=np.concatenate((sums, np.asarray(block.data, dtype=np.float64))),
-                minlength=p,
-            )
-        else:
-            sums = np.concatenate((sums[None, :], np.asarray(block, dtype=np.float64))).sum(axis=0)
+
+    def add(idx: np.ndarray, vals: np.ndarray, acc: np.ndarray) -> np.ndarray:
+        # bincount adds the weights in order: the running sums first, then the entries
+        return np.bincount(
+            np.concatenate((genes, idx)),
+            weights=np.concatenate((acc, np.asarray(vals, dtype=np.float64))),
+            minlength=p,
+        )
+
+    if sp.issparse(X):
+        src = X.tocsr() if X.format != "csr" else X
+        step = ENTRY_BUDGET
+        for a in range(0, src.nnz, step):  # entries in row order, read in place
+            b = min(src.nnz, a + step)
+            sums = add(src.indices[a:b], src.data[a:b], sums)
+    else:
+        for _, _, block in iter_row_blocks(X, block_rows_for(X, block_rows)):
+            if sp.issparse(block):
+                block = sp.csr_matrix(block)
+                sums = add(block.indices, block.data, sums)
+            else:
+                sums = np.concatenate((sums[None, :], np.asarray(block, dtype=np.float64))).sum(
+                    axis=0
+                )
     means = sums / n
     if not np.isfinite(means).all():
         raise InputError(
@@ -142,9 +156,13 @@ def run(
             )
         W[genes, j] += 1.0 / genes.size
         W[ctrl, j] -= 1.0 / ctrl.size
+    used = np.flatnonzero(np.any(W != 0, axis=1))
+    Wu = W[used]
+    if sp.issparse(X):  # one column selection (the few genes used), then a sparse product
+        return {"score": np.asarray(X[:, used] @ Wu, dtype=np.float64)}
     out = np.empty((n, len(sets)), dtype=np.float64)
     for start, stop, block in iter_row_blocks(X, block_rows_for(X, block_rows)):
-        out[start:stop] = np.asarray(block @ W, dtype=np.float64)
+        out[start:stop] = np.asarray(block[:, used] @ Wu, dtype=np.float64)
     return {"score": out}
 
 

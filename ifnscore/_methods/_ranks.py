@@ -71,8 +71,35 @@ def _check_finite(values: np.ndarray, start: int, method: str) -> None:
         )
 
 
+_F32_EXACT = (
+    np.dtype(np.float32),
+    np.dtype(np.int8),
+    np.dtype(np.int16),
+    np.dtype(np.uint8),
+    np.dtype(np.uint16),
+)
+_SIGN = np.int32(0x7FFFFFFF)
+
+
+def _f32_codes(v: np.ndarray) -> np.ndarray:
+    """Order-preserving integer codes in [0, 2**32) of float32-representable values: the
+    IEEE-754 bits with the value bits of negatives flipped (-0.0 is first made +0.0)."""
+    u = (np.asarray(v, dtype=np.float32) + np.float32(0.0)).view(np.int32)
+    return np.where(u < 0, u ^ _SIGN, u).astype(np.int64) + (1 << 31)
+
+
+def _f32_values(code: np.ndarray) -> np.ndarray:
+    u = (code - (1 << 31)).astype(np.int32)
+    return np.where(u < 0, u ^ _SIGN, u).astype(np.int32).view(np.float32).astype(np.float64)
+
+
 class RankedRows:
     """The rows of one block, each sorted, ready to answer rank queries.
+
+    Each stored entry gets the integer key ``row * M + code(value)`` with ``code`` monotone
+    in the value, and the keys are sorted once. For float32 (and small integer) data the
+    code is the value's own bit pattern (exact, no extra sort); otherwise it is the index of
+    the value among the block's distinct values (``numpy.unique``).
 
     Parameters
     ----------
@@ -89,11 +116,13 @@ class RankedRows:
         b, n = block.shape
         self.n_rows, self.n_genes = b, n
         if sp.issparse(block):
-            vals = np.asarray(block.data, dtype=np.float64)
+            vals = np.asarray(block.data)
             counts = np.diff(block.indptr).astype(np.int64)
             self.implicit_zeros = n - counts
         else:
-            dense = np.asarray(block, dtype=np.float64)
+            dense = np.asarray(block)
+            if dense.dtype.kind not in "fiub":
+                dense = dense.astype(np.float64)
             _check_finite(dense, start, method)
             if keep_top is not None and 0 < keep_top < n:
                 thr = np.partition(dense, n - keep_top, axis=1)[:, n - keep_top]
@@ -107,28 +136,45 @@ class RankedRows:
         _check_finite(vals, start, method)
         self.stored = counts
         self.indptr = np.concatenate(([0], np.cumsum(counts)))
-        self.uniq, codes = np.unique(vals, return_inverse=True)
-        self.M = np.int64(self.uniq.size + 1)
+        self.f32 = vals.dtype in _F32_EXACT
+        if self.f32:
+            self.uniq = None
+            self.M = np.int64(1 << 32)
+            codes = _f32_codes(vals)
+        else:
+            self.uniq, inv = np.unique(np.asarray(vals, dtype=np.float64), return_inverse=True)
+            self.M = np.int64(self.uniq.size + 1)
+            codes = inv.astype(np.int64, copy=False)
         rows = np.repeat(np.arange(b, dtype=np.int64), counts)
-        self.keys = np.sort(rows * self.M + codes.astype(np.int64, copy=False))
+        self.keys = np.sort(rows * self.M + codes)
 
     @property
     def total(self) -> np.ndarray:
         """Number of genes each row's counts refer to (all genes, or the kept top)."""
         return self.stored + self.implicit_zeros
 
-    def _count_codes_below(self, code: np.ndarray) -> np.ndarray:
-        """Per row, the number of stored entries whose value code is < ``code`` (b x m)."""
+    def _count(self, code: np.ndarray, side: str) -> np.ndarray:
+        """Per row, the stored entries whose code is < ``code`` (side "left") or <= it."""
         rows = np.arange(self.n_rows, dtype=np.int64)[:, None]
-        pos = np.searchsorted(self.keys, rows * self.M + code)
+        pos = np.searchsorted(self.keys, rows * self.M + code, side=side)  # type: ignore[call-overload]
         return pos - self.indptr[:-1, None]
+
+    def _stored_less_leq(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stored entries below / at or below ``q``; queries are values of the block itself
+        (or 0), so in float32 mode they convert to float32 exactly."""
+        if self.f32:
+            code = _f32_codes(q)
+            return self._count(code, "left"), self._count(code, "right")
+        uniq = self.uniq if self.uniq is not None else np.empty(0)
+        less = self._count(np.searchsorted(uniq, q, side="left"), "left")
+        leq = self._count(np.searchsorted(uniq, q, side="right"), "left")
+        return less, leq
 
     def less_equal(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For query values ``q`` (b x m, one row per block row): the counts of genes of
         that row with a smaller value, and with an equal value."""
         q = np.asarray(q, dtype=np.float64)
-        less = self._count_codes_below(np.searchsorted(self.uniq, q, side="left"))
-        leq = self._count_codes_below(np.searchsorted(self.uniq, q, side="right"))
+        less, leq = self._stored_less_leq(q)
         z = self.implicit_zeros[:, None]
         less = less + np.where(q > 0, z, 0)
         leq = leq + np.where(q >= 0, z, 0)
@@ -137,11 +183,10 @@ class RankedRows:
     def order_statistic(self, k: np.ndarray | int) -> np.ndarray:
         """The ``k``-th smallest value of each row (1-based, over all genes)."""
         k = np.broadcast_to(np.asarray(k, dtype=np.int64), (self.n_rows,))
-        sorted_vals = self.uniq[self.keys % self.M]
+        code = self.keys % self.M
+        sorted_vals = _f32_values(code) if self.f32 else self.uniq[code]  # type: ignore[index]
         start = self.indptr[:-1]
-        neg = self._count_codes_below(
-            np.broadcast_to(np.searchsorted(self.uniq, 0.0, side="left"), (self.n_rows, 1))
-        )[:, 0]
+        neg = self._stored_less_leq(np.zeros((self.n_rows, 1)))[0][:, 0]
         z = self.implicit_zeros
         idx = np.where(k <= neg, k - 1, k - 1 - z)
         idx = np.clip(idx, 0, np.maximum(self.stored - 1, 0))

@@ -91,5 +91,6 @@ register(
         run=run,
         options={"alpha": 0.25, "normalize": False},
         needs_whole_rows=True,
+        cohort_options={"normalize": True},
     )
 )
