@@ -118,9 +118,14 @@ def test_aucell_hand():
     # descending ranks of the set genes: 1 and 3; T = 4: (4-1) + (4-3) = 4; max 3 + 2 = 5
     X = np.array([[9.0, 1, 7, 2, 3, 4, 5, 8, 0.5, 0.2]])  # 9 > 8 > 7 > 5 > ...
     np.testing.assert_allclose(run("aucell", X, one([0, 2]), max_rank=4), [[0.8]], rtol=1e-15)
-    # pySCENIC variant: rank cut-off 3 -> T = 4, normalised by T*k = 8
-    got = run("aucell", X, one([0, 2]), max_rank=3, variant="pyscenic")
+    # pySCENIC variant: same area, normalised by T*k = 8
+    got = run("aucell", X, one([0, 2]), max_rank=4, variant="pyscenic")
     np.testing.assert_allclose(got, [[0.5]], rtol=1e-15)
+    # default T: R ceil(0.05 * 50) = 3, pySCENIC round(0.05 * 50) = round(2.5) = 2
+    X50 = np.arange(50.0)[::-1][None, :]  # gene 0 highest
+    np.testing.assert_allclose(get_method("aucell").run(X50, one([0, 1]))["score"], [[3 / 3]])
+    got = get_method("aucell").run(X50, one([0, 1]), variant="pyscenic")["score"]
+    np.testing.assert_allclose(got, [[(2 - 1) / (2 * 2)]])
     # tie at positions 1-2 (one set gene): mean(4-1, 4-2) = 2.5; max for k=1: 3
     X = np.array([[9.0, 9.0, 1, 2, 3, 4, 5, 6, 0.5, 0.2]])
     np.testing.assert_allclose(run("aucell", X, one([0]), max_rank=4), [[2.5 / 3]], rtol=1e-15)
@@ -436,3 +441,55 @@ def test_float32_path_equals_float64_path(method, container):
     a = run(method, container(X32), SETS, **kw)
     b = run(method, container(X32.astype(np.float64)), SETS, **kw)
     np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
+
+
+def _tie_orders(x):
+    """Every way of breaking the ties of ``x`` (tiny x): tie-free copies, one per order."""
+    import itertools
+
+    groups = [np.flatnonzero(x == v) for v in np.unique(x)]
+    tied = [g for g in groups if g.size > 1]
+    for perms in itertools.product(*(itertools.permutations(g) for g in tied)):
+        y = x.astype(np.float64).copy()
+        for g, perm in zip(tied, perms, strict=True):
+            y[list(perm)] = x[g[0]] + 1e-6 * np.arange(g.size)
+        yield y
+
+
+def test_aucell_ties_equal_expected_value_over_random_tie_breaking():
+    x = np.array([5.0, 5, 5, 3, 3, 9, 1, 0, 0, 0, 2, 2])
+    idx = [0, 3, 7]
+    got = run("aucell", x[None, :], one(idx), max_rank=6)[0, 0]
+    values = [run("aucell", y[None, :], one(idx), max_rank=6)[0, 0] for y in _tie_orders(x)]
+    np.testing.assert_allclose(got, np.mean(values), rtol=1e-12)
+
+
+def test_ssgsea_ties_equal_mean_over_orders_with_gsva_weights():
+    x = np.array([5.0, 5, 5, 3, 3, 9, 1, 0, 0, 0, 2, 2])
+    idx = np.array([0, 3, 7])
+    from scipy.stats import rankdata
+
+    w = np.floor(rankdata(x))[idx] ** 0.25  # GSVA: truncated mid-rank weights
+    n, k = x.size, idx.size
+    vals = []
+    for y in _tie_orders(x):
+        r = rankdata(y)[idx]  # position term of this order
+        vals.append((w * r).sum() / w.sum() - (n * (n + 1) / 2 - r.sum()) / (n - k))
+    np.testing.assert_allclose(run("ssgsea", x[None, :], one(idx))[0, 0], np.mean(vals), rtol=1e-12)
+
+
+def test_aucell_pyscenic_variant_equals_ctxcore_recovery_formula():
+    """ctxcore recovery.aucs (pySCENIC): 0-based ranks, cut-off round(0.05 N) - 1, area by the
+    step curve, divided by (cut-off + 1) * k; re-implemented here step by step."""
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(6, 130))
+    idx = np.array([0, 5, 9, 40, 77, 100, 129])
+    cutoff = round(0.05 * X.shape[1]) - 1
+    expected = []
+    for x in X:
+        rank0 = np.argsort(np.argsort(-x))[idx]
+        r = np.sort(rank0[rank0 < cutoff])
+        xs = np.concatenate((r, [cutoff]))
+        expected.append(np.sum(np.diff(xs) * np.arange(1, xs.size)) / ((cutoff + 1) * idx.size))
+    got = get_method("aucell").run(X, one(idx), variant="pyscenic")["score"][:, 0]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)

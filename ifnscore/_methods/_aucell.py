@@ -14,9 +14,10 @@ reach). Ties: R breaks them at random; here a tied gene occupying positions
 exact expected value of R's score over random tie-breaking, deterministic and independent of
 the column order. On tie-free data this is R's value.
 
-``variant="pyscenic"`` reproduces pySCENIC/ctxcore ``aucs``: rank cut-off
-:math:`c = \mathrm{round}(0.05 N)` (Python rounding; ``max_rank`` sets :math:`c`), genes with
-0-based rank below :math:`c` counted, normalised by :math:`(c+1)k` instead of the maximum area.
+``variant="pyscenic"`` reproduces pySCENIC (ctxcore ``recovery.aucs`` with
+``derive_rank_cutoff``): :math:`T = \mathrm{round}(0.05 N)` (Python rounding) instead of the
+ceiling, the same area, normalised by :math:`T k` instead of the largest reachable area.
+``max_rank`` sets :math:`T` in both variants.
 
 Aibar S et al. Nat Methods 2017;14:1083-6, doi:10.1038/nmeth.4463.
 """
@@ -44,21 +45,19 @@ def expected_area(lo: np.ndarray, hi: np.ndarray, T: int) -> np.ndarray:
     return np.where(m > 0, total, 0.0) / np.maximum(hi - lo + 1, 1)
 
 
-def _threshold(n: int, max_rank: int | None, variant: str) -> tuple[int, str]:
-    if variant == "r":
-        T = math.ceil(0.05 * n) if max_rank is None else max_rank
-        what = "aucMaxRank"
-    elif variant == "pyscenic":
-        T = (round(0.05 * n) if max_rank is None else max_rank) + 1
-        what = "rank cut-off + 1"
-    else:
+def _threshold(n: int, max_rank: int | None, variant: str) -> int:
+    if variant not in ("r", "pyscenic"):
         raise InputError(f"variant={variant!r} is not valid; use 'r' (AUCell) or 'pyscenic'.")
-    if isinstance(T, bool) or not isinstance(T, int | np.integer) or not 2 <= T <= n + 1:
+    if max_rank is None:
+        T = math.ceil(0.05 * n) if variant == "r" else round(0.05 * n)
+    else:
+        T = max_rank
+    if isinstance(T, bool) or not isinstance(T, int | np.integer) or not 2 <= T <= n:
         raise InputError(
-            f"aucell: {what} {T!r} is out of range for {n} genes; pass max_rank= between 2 and the "
-            "number of genes (AUCell needs data with many genes)."
+            f"aucell: max_rank {T!r} is out of range for {n} genes; pass max_rank= between 2 and "
+            "the number of genes (AUCell needs data with many genes)."
         )
-    return int(T), variant
+    return int(T)
 
 
 def run(
@@ -71,7 +70,7 @@ def run(
 ) -> dict[str, np.ndarray]:
     """Score every sample for every set; see the module docstring."""
     n_samples, n = X.shape
-    T, variant = _threshold(n, max_rank, variant)
+    T = _threshold(n, max_rank, variant)
     union, ups, _ = union_columns(sets)
     out = np.full((n_samples, len(sets)), np.nan)
     for start, stop, ranked, q in iter_ranked_blocks(
