@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 from scipy.special import ndtr, pdtr
+from scipy.stats import rankdata
 
 from ..errors import InputError
 from . import GeneSet, Method, register
@@ -68,12 +69,8 @@ def _table_cdf(v: np.ndarray) -> np.ndarray:
 def _kernel_cdf(G: np.ndarray, kcdf: str) -> np.ndarray:
     """Kernel CDF of each column of ``G`` (n x g) at its own values."""
     n, g = G.shape
-    if kcdf == "ecdf":
-        S = np.sort(G, axis=0)
-        out = np.empty_like(G)
-        for c in range(g):
-            out[:, c] = np.searchsorted(S[:, c], G[:, c], side="right")
-        return out / n
+    if kcdf == "ecdf":  # #{j: x_jg <= x_ig} / n is the "max" rank
+        return rankdata(G, method="max", axis=0) / n
     out = np.empty_like(G)
     bw = G.std(axis=0, ddof=1) / SIGMA_FACTOR if kcdf == "gaussian" else None
     step = max(1, PAIR_BUDGET // max(n * g, 1))
@@ -92,7 +89,8 @@ def _cdf_matrix(X: Any, kcdf: str) -> tuple[np.ndarray, np.ndarray]:
     """The n x N' matrix of per-gene CDF values over the non-constant genes, and their columns."""
     n, p = X.shape
     src = as_column_source(X)
-    per_block = max(1, PAIR_BUDGET // max(n * n, 1)) if kcdf != "ecdf" else 1024
+    pairs = n * n if kcdf != "ecdf" else n  # values held per gene by the kernel
+    per_block = max(1, PAIR_BUDGET // max(pairs, 1))
     blocks, kept = [], []
     for c0 in range(0, p, per_block):
         cols = np.arange(c0, min(p, c0 + per_block))
