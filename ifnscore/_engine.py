@@ -288,7 +288,13 @@ def _compute_rows(
         up = [c for m in ms if m.found and m.gene in sig.genes for c in m.columns]
         down = [c for m in ms if m.found and m.gene in sig.down for c in m.columns]
         sets.append(
-            GeneSet(sig.name, np.asarray(up, dtype=np.intp), np.asarray(down, dtype=np.intp))
+            GeneSet(
+                sig.name,
+                np.asarray(up, dtype=np.intp),
+                np.asarray(down, dtype=np.intp),
+                missing_up=sum(not m.found and m.gene in sig.genes for m in ms),
+                missing_down=sum(not m.found and m.gene in sig.down for m in ms),
+            )
         )
         n_found.append(sum(m.found for m in ms))
     out = method.run(expr.X, sets, **options)  # type: ignore[misc]

@@ -34,11 +34,17 @@ __all__ = [
 
 @dataclass(frozen=True)
 class GeneSet:
-    """Column indices of one signature in the data (for ``kind="rows"`` methods)."""
+    """Column indices of one signature in the data (for ``kind="rows"`` methods).
+
+    ``missing_up`` and ``missing_down`` count the signature's genes that were not found
+    (UCell counts them at the maximum rank, as the R package does).
+    """
 
     name: str
     up: np.ndarray
     down: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.intp))
+    missing_up: int = 0
+    missing_down: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,13 @@ class Method:
     run : callable, optional
         ``run(X, sets, **options) -> dict[str, ndarray (n_samples, n_sets)]`` with at least
         ``"score"`` (``kind="rows"``); extra keys become extra result columns.
+    options : mapping
+        Default values of the method's options (``kind="rows"``), for :func:`list_methods`.
+    needs_whole_rows : bool
+        The formula needs every gene of a sample (rank-based), not only the signature's.
+    cohort_options : mapping
+        Option values that make an otherwise cohort-independent method cohort-dependent;
+        see :meth:`depends_on_cohort`.
     """
 
     name: str
@@ -88,6 +101,15 @@ class Method:
     run: Callable[..., dict[str, np.ndarray]] | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     needs_whole_rows: bool = False
+    cohort_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def depends_on_cohort(self, options: Mapping[str, Any]) -> bool:
+        """Whether scores with these ``options`` depend on the other samples scored together:
+        always for ``cohort_dependent`` methods, and for option values listed in
+        ``cohort_options`` (e.g. ``ssgsea`` with ``normalize=True``)."""
+        return self.cohort_dependent or any(
+            k in options and options[k] == v for k, v in self.cohort_options.items()
+        )
 
 
 METHODS: dict[str, Method] = {}
@@ -145,6 +167,7 @@ def list_methods() -> pd.DataFrame:
             "needs_reference": m.needs_reference,
             "cohort_dependent": m.cohort_dependent,
             "signed": m.signed,
+            "needs_whole_rows": m.needs_whole_rows,
             "options": ", ".join(f"{k}={v!r}" for k, v in m.options.items()),
             "formula": m.formula,
             "citation": m.citation,
@@ -161,6 +184,16 @@ def _load() -> None:
     global _LOADED
     if _LOADED:
         return
-    from . import _clinical  # noqa: F401  (registers on import)
+    from . import (  # noqa: F401  (each registers its methods on import)
+        _aucell,
+        _clinical,
+        _gsva,
+        _module_score,
+        _plage,
+        _singscore,
+        _ssgsea,
+        _ucell,
+        _zscore,
+    )
 
     _LOADED = True

@@ -1,0 +1,57 @@
+r"""Combined z-score (Lee et al. 2008) with the semantics of GSVA's ``zscore`` method.
+
+Each gene is standardised across the samples scored together (mean and SD with
+:math:`n-1`); genes constant across the samples are dropped (GSVA's ``filterGenes``). For the
+:math:`k` remaining genes of a set:
+
+.. math:: Z_i = \frac{1}{\sqrt{k}} \sum_{g \in S} \frac{x_{ig} - \bar x_g}{s_g}
+
+Cohort-dependent: the mean and SD come from the samples scored together (compare
+``z_sum``, which standardises against healthy controls stored in a reference).
+
+Lee E et al. PLoS Comput Biol 2008;4:e1000217, doi:10.1371/journal.pcbi.1000217; GSVA:
+Hänzelmann S et al. BMC Bioinformatics 2013, doi:10.1186/1471-2105-14-7.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import GeneSet, Method, register
+from ._cohort import gather_finite, need_samples, standardise
+from ._ranks import union_columns
+
+
+def run(X: Any, sets: Sequence[GeneSet]) -> dict[str, np.ndarray]:
+    """Score every sample for every set; see the module docstring."""
+    n = X.shape[0]
+    need_samples(n, "zscore")
+    union, ups, _ = union_columns(sets)
+    Z, keep = standardise(gather_finite(X, union, "zscore"))
+    out = np.full((n, len(sets)), np.nan)
+    for j, idx in enumerate(ups):
+        idx = idx[keep[idx]]
+        if idx.size:
+            out[:, j] = Z[:, idx].sum(axis=1) / np.sqrt(idx.size)
+    return {"score": out}
+
+
+register(
+    Method(
+        name="zscore",
+        kind="rows",
+        space="data",
+        aggregate=None,
+        needs_reference=False,
+        cohort_dependent=True,
+        signed=False,
+        formula=r"\frac{1}{\sqrt{k}}\sum_{g\in S}\frac{x_{ig}-\bar x_g}{s_g},\ \bar x_g, s_g "
+        r"\text{ over the samples scored together}",
+        citation="Lee E et al. PLoS Comput Biol 2008, doi:10.1371/journal.pcbi.1000217 (as in GSVA, "
+        "doi:10.1186/1471-2105-14-7)",
+        run=run,
+    )
+)
