@@ -172,6 +172,9 @@ class Reference:
                 {
                     "signature": name,
                     "method": self.method,
+                    "cohort_dependent": get_method(self.method).depends_on_cohort(
+                        self.method_options
+                    ),
                     "n_genes": len(s.genes_used),
                     "upper_limit": s.upper_limit.value,
                     "limit_source": s.upper_limit.source,

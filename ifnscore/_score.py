@@ -205,7 +205,7 @@ def score(
             need = default_min_genes(len(sig.all_genes)) if min_genes is None else min_genes
             comp.scores[comp.n_genes[:, j] < need, j] = np.nan
     limits = _limits(sigs, reference, upper_limit)
-    if meth.cohort_dependent and any(v is not None for v in limits.values()):
+    if meth.depends_on_cohort(options) and any(v is not None for v in limits.values()):
         warn(
             f"method={meth.name!r} is cohort-dependent: a sample's score changes with the other samples scored "
             "with it, so a fixed upper limit may not transfer between cohorts.",
@@ -326,7 +326,7 @@ def _metadata(
         "ifnscore_version": __version__,
         "method": meth.name,
         "method_options": dict(options),
-        "cohort_dependent": meth.cohort_dependent,
+        "cohort_dependent": meth.depends_on_cohort(options),
         "scale": expr.scale,
         "scale_note": expr.scale_note,
         "input": expr.container,

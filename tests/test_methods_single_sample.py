@@ -493,3 +493,17 @@ def test_aucell_pyscenic_variant_equals_ctxcore_recovery_formula():
         expected.append(np.sum(np.diff(xs) * np.arange(1, xs.size)) / ((cutoff + 1) * idx.size))
     got = get_method("aucell").run(X, one(idx), variant="pyscenic")["score"][:, 0]
     np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_normalised_ssgsea_warns_against_a_fixed_limit_and_is_recorded():
+    import ifnscore
+    from ifnscore.errors import IfnscoreWarning
+
+    counts, samples = ifnscore.datasets.load_example(as_frame=True)
+    plain = ifnscore.score(counts, "rice6", method="ssgsea", upper_limit=0.5)
+    assert plain.attrs["ifnscore"]["cohort_dependent"] is False
+    with pytest.warns(IfnscoreWarning, match="cohort-dependent"):
+        res = ifnscore.score(counts, "rice6", method="ssgsea", normalize=True, upper_limit=0.5)
+    assert res.attrs["ifnscore"]["cohort_dependent"] is True
+    ref = ifnscore.calibrate(counts[samples["group"] == "control"], "rice6", method="ssgsea", normalize=True)
+    assert bool(ref.summary().loc["rice6", "cohort_dependent"])
