@@ -12,12 +12,14 @@ The public API is small:
 * :func:`follow` – patients over time (:mod:`ifnscore.longitudinal`); figures in
   :mod:`ifnscore.plot` (extra ``ifnscore[plot]``) and an HTML report in :mod:`ifnscore.report`;
 * :func:`read` – expression files, pipeline outputs, qPCR Ct tables and NanoString RCC files;
+* :func:`verify_limit` – check a transferred upper limit on 20 new healthy samples (CLSI EP28);
 * :mod:`ifnscore.datasets` – the bundled example cohort and its simulator;
 * :mod:`ifnscore.errors` – exceptions and warnings.
 """
 
 from . import datasets, errors
 from ._genes import map_genes
+from ._intervals import verify_limit
 from ._io import read
 from ._methods import list_methods
 from ._reference import Reference, calibrate
@@ -40,4 +42,5 @@ __all__ = [
     "map_genes",
     "read",
     "score",
+    "verify_limit",
 ]

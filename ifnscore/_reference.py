@@ -17,7 +17,7 @@ import pandas as pd
 from ._engine import compute, match_signatures
 from ._genes import GeneMatch, IdType
 from ._io_util import atomic_write
-from ._limits import Limit, controls_limit
+from ._limits import Limit, check_limit, controls_limit, group_labels, partition_limits
 from ._methods import Method, check_options, get_method
 from ._signatures import Signature, SignatureLike, as_signatures
 from ._validation import SCALES, Expression, Rows, Scale, as_expression
@@ -77,6 +77,9 @@ class SignatureReference:
     summary: Mapping[str, float]
     citation: str = ""
     doi: str = ""
+    #: Per-group limits (``calibrate(..., groups=)``) and the Harris & Boyd test.
+    partitions: Mapping[str, Limit] = field(default_factory=_FrozenDict)
+    partition_test: Mapping[str, Any] = field(default_factory=_FrozenDict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +92,8 @@ class SignatureReference:
             "limits": {k: v.to_dict() for k, v in self.limits.items()},
             "control_summary": _thaw(self.summary),
             "control_scores": list(self.control_scores),
+            "partitions": {k: v.to_dict() for k, v in self.partitions.items()},
+            "partition_test": _thaw(self.partition_test),
         }
 
     @classmethod
@@ -104,6 +109,10 @@ class SignatureReference:
             summary=_freeze(d.get("control_summary", {})),
             citation=str(d.get("citation", "")),
             doi=str(d.get("doi", "")),
+            partitions=_FrozenDict(
+                {str(k): Limit.from_dict(v) for k, v in d.get("partitions", {}).items()}
+            ),
+            partition_test=_freeze(d.get("partition_test", {})),
         )
 
 
@@ -164,8 +173,16 @@ class Reference:
             )
         return next(iter(self.signatures.values())).upper_limit.value
 
-    def summary(self) -> pd.DataFrame:
-        """One row per signature: genes used, the chosen limit and how it was made, the controls' scores."""
+    def summary(self, *, partitions: bool = False) -> pd.DataFrame:
+        """One row per signature: genes used, the chosen limit and how it was made, the controls'
+        limit with its rule, 90 % CI and outliers, and the controls' scores.
+
+        With ``partitions=True``: one row per signature and control group (from
+        ``calibrate(..., groups=)``), with each group's limit, CI, outliers and whether
+        Harris & Boyd's test warrants partitioning.
+        """
+        if partitions:
+            return _partition_summary(self)
         rows = []
         for name, s in self.signatures.items():
             rows.append(
@@ -186,6 +203,10 @@ class Reference:
                     "controls_median": s.summary.get("median", np.nan),
                     "controls_mean": s.summary.get("mean", np.nan),
                     "controls_sd": s.summary.get("sd", np.nan),
+                    **_interval_columns(s.limits.get("controls")),
+                    "partitioned": s.partition_test.get("warranted", None)
+                    if s.partitions
+                    else None,
                 }
             )
         return pd.DataFrame(rows).set_index("signature")
@@ -279,6 +300,9 @@ class Reference:
                         f"{source}: signature {n!r} stores {len(s.control_scores)} control scores "
                         f"for {n_controls} controls."
                     )
+                for kind, lims in (("limit", s.limits), ("partition", s.partitions)):
+                    for k, lim in lims.items():
+                        check_limit(lim, f"{source}: signature {n!r} {kind} {k!r}")
             return cls(
                 method=method.name,
                 scale=scale,
@@ -390,6 +414,9 @@ def calibrate(
     method: str = "fc_sum",
     upper_limit: float | str | Mapping[str, float] | None = None,
     rule: str = "mean+2sd",
+    groups: Any = None,
+    exclude_outliers: bool = False,
+    strict: bool = False,
     scale: Scale = "auto",
     genes: Sequence[str] | None = None,
     samples: Sequence[str] | None = None,
@@ -423,8 +450,24 @@ def calibrate(
         method when one exists and every signature gene was found, else the controls' limit),
         ``"published"``, ``"controls"``, a number, or a dict signature -> number.
     rule
-        How the controls' limit is derived: ``"mean+2sd"`` (default; any ``"mean+Ksd"``) or a
-        percentile such as ``"p97.5"`` (CLSI EP28 rank method).
+        How the controls' limit is derived (CLSI EP28-A3c): ``"mean+2sd"`` (default; any
+        ``"mean+Ksd"``), a percentile such as ``"p97.5"`` (rank method, with its 90 % CI from
+        order statistics), ``"robust"`` (Horn & Pesce biweight), or ``"ep28"`` (non-parametric
+        from 120 controls, robust from 20, a warning below 20); each optionally on the log or
+        Box-Cox scale: ``"log:mean+2sd"``, ``"boxcox:robust"``. Every rule also screens the
+        controls for outliers (Tukey fences, Dixon's D/R) and reports them in
+        ``reference.signatures[name].limits["controls"].details["outliers"]``.
+    groups
+        Control groups (age band, sex, platform): a Series indexed by control name or a
+        sequence aligned with the controls. Adds a limit per group by ``rule`` and Harris &
+        Boyd's test of whether partitioning is warranted (``reference.summary(partitions=True)``);
+        ``ifnscore.score(..., groups=)`` then classifies each sample by its group's limit.
+    exclude_outliers
+        Leave the flagged outliers out of the controls' limit (recorded in its details).
+        Default: report them only.
+    strict
+        With ``rule="ep28"``: raise :class:`~ifnscore.errors.InputError` instead of warning
+        when there are fewer than 20 controls.
     scale, genes, samples, rows, layer, use_raw
         How to read ``controls``; see :func:`ifnscore.score`.
     min_genes
@@ -476,6 +519,7 @@ def calibrate(
         expr, sigs, min_genes=min_genes, duplicates=duplicates, method=meth, id_type=id_type
     )
     comp = compute(expr, sigs, matches, meth, params=None, nan="raise", options=options)
+    labels = None if groups is None else group_labels(groups, expr.samples)
     gene_params: dict[str, dict[str, float]] = {}
     if comp.params:
         for i, g in enumerate(comp.genes):
@@ -484,7 +528,23 @@ def calibrate(
     for j, sig in enumerate(sigs):
         s = comp.scores[:, j]
         used = tuple(m.gene for m in matches[sig.name] if m.found)
-        limits: dict[str, Limit] = {"controls": controls_limit(s, rule)}
+        limits: dict[str, Limit] = {
+            "controls": controls_limit(
+                s, rule, samples=expr.samples, exclude_outliers=exclude_outliers, strict=strict
+            )
+        }
+        parts, ptest = (
+            ({}, {})
+            if labels is None
+            else partition_limits(
+                s,
+                labels,
+                rule,
+                samples=expr.samples,
+                exclude_outliers=exclude_outliers,
+                strict=strict,
+            )
+        )
         pub = sig.published_limit(meth.name)
         if pub is not None and len(used) == len(sig.all_genes):
             limits["published"] = Limit(
@@ -502,6 +562,8 @@ def calibrate(
             summary=_freeze(_score_summary(s)),
             citation=sig.citation,
             doi=sig.doi,
+            partitions=_FrozenDict(parts),
+            partition_test=_freeze(ptest),
         )
     return Reference(
         method=meth.name,
@@ -551,3 +613,33 @@ def _choose_limit(
         raise InputError(f"upper_limit={upper_limit!r} must be finite.")
     limits["user"] = Limit(value, "user", "given by the user")
     return limits["user"]
+
+
+def _interval_columns(lim: Limit | None) -> dict[str, Any]:
+    """The controls' limit rule, CI and outliers, for :meth:`Reference.summary`."""
+    d = lim.details if lim is not None else {}
+    return {
+        "controls_rule": lim.rule if lim is not None else None,
+        "controls_ci_low": d.get("ci_low"),
+        "controls_ci_high": d.get("ci_high"),
+        "controls_outliers": ", ".join(o["sample"] for o in d.get("outliers", ())),
+    }
+
+
+def _partition_summary(ref: Reference) -> pd.DataFrame:
+    rows = []
+    for name, s in ref.signatures.items():
+        for g, lim in s.partitions.items():
+            rows.append(
+                {
+                    "signature": name,
+                    "group": g,
+                    "n": lim.details.get("n"),
+                    "limit": lim.value,
+                    **_interval_columns(lim),
+                    "partitioned": s.partition_test.get("warranted"),
+                }
+            )
+    cols = ["signature", "group", "n", "limit", "controls_rule", "controls_ci_low"]
+    cols += ["controls_ci_high", "controls_outliers", "partitioned"]
+    return pd.DataFrame(rows, columns=cols).set_index(["signature", "group"])

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ._engine import Computed, Nan, compute, default_min_genes, match_signatures
 from ._genes import GeneMatch, IdType, matches_frame
+from ._limits import sample_limits
 from ._methods import Method, check_options, get_method
 from ._reference import Reference
 from ._signatures import Signature, SignatureLike, as_signatures
@@ -28,6 +29,7 @@ def score(
     method: str | None = None,
     reference: Reference | None = None,
     upper_limit: float | str | Mapping[str, float | str] | None = None,
+    groups: Any = None,
     scale: Scale = "auto",
     genes: Sequence[str] | None = None,
     samples: Sequence[str] | None = None,
@@ -66,6 +68,11 @@ def score(
         Overrides the reference's chosen limit: a number, ``"published"`` or ``"controls"``
         (that limit as kept in the reference), or a dict signature -> one of these. A number
         lets single-sample methods classify without a reference.
+    groups
+        Each sample's group (a Series indexed by sample name, or a sequence aligned with the
+        samples), for a reference calibrated with ``groups=``: every sample is then classified
+        by its group's limit (``upper_limit_source`` ``"partition"``). Without it, the
+        reference's overall limit applies.
     scale
         ``"counts"`` (raw counts; converted to counts per million over all genes),
         ``"linear"`` (already normalised: CPM, TPM, qPCR relative quantities), ``"log2"``
@@ -205,6 +212,14 @@ def score(
             need = default_min_genes(len(sig.all_genes)) if min_genes is None else min_genes
             comp.scores[comp.n_genes[:, j] < need, j] = np.nan
     limits = _limits(sigs, reference, upper_limit)
+    if groups is not None:
+        if reference is None or upper_limit is not None:
+            raise InputError(
+                "groups= needs reference= (calibrated with groups=) and no upper_limit=."
+            )
+        for sig in sigs:
+            parts = reference.signatures[sig.name].partitions
+            limits[sig.name] = (sample_limits(parts, expr.samples, groups), "partition")  # type: ignore[assignment]
     if meth.depends_on_cohort(options) and any(v is not None for v in limits.values()):
         warn(
             f"method={meth.name!r} is cohort-dependent: a sample's score changes with the other samples scored "
@@ -337,7 +352,9 @@ def _metadata(
                 "genes_used": [m.gene for m in matches[sig.name] if m.found],
                 "genes_missing": [m.gene for m in matches[sig.name] if not m.found],
                 "matches": matches_frame(matches[sig.name]).to_dict(orient="records"),
-                "upper_limit": None if limits[sig.name] is None else limits[sig.name][0],  # type: ignore[index]
+                "upper_limit": None
+                if limits[sig.name] is None
+                else np.asarray(limits[sig.name][0]).tolist(),  # type: ignore[index]
                 "upper_limit_source": None if limits[sig.name] is None else limits[sig.name][1],  # type: ignore[index]
             }
             for sig in sigs
