@@ -85,10 +85,9 @@ def transform(
                 raise InputError(
                     "The 'boxcox' transform needs control scores that are not all equal."
                 )
-            y, lm = stats.boxcox(x)
-            lmbda = float(lm)
-        else:
-            y = stats.boxcox(x, lmbda=lmbda)
+            # the MLE on the sorted scores, so that lambda does not depend on their order
+            lmbda = float(stats.boxcox_normmax(np.sort(x), method="mle"))
+        y = stats.boxcox(x, lmbda=lmbda)
         lam = float(lmbda)
 
         def back(v: float) -> float:
@@ -238,7 +237,7 @@ def robust_upper(y: np.ndarray, p: float = 0.975) -> tuple[float, dict[str, Any]
     1998 paper itself could not be read here, so the details of steps 2-3 (MAD kept fixed
     during the iteration, the :math:`\max(1, S-1)` guard) follow that implementation.
     """
-    y = np.asarray(y, dtype=np.float64)
+    y = np.sort(np.asarray(y, dtype=np.float64))
     if y.size < 3:
         raise InputError(f"The robust rule needs at least 3 control scores, got {y.size}.")
     r = _robust_rows(y[None, :], p)
@@ -261,6 +260,7 @@ def bootstrap_ci(
     Returns ``(low, high, n_valid)``; resamples where the robust limit is undefined (MAD = 0)
     are left out and counted. Deterministic for a given ``seed``.
     """
+    y = np.sort(y)  # resample the sorted values so that the CI ignores the controls' order
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, y.size, size=(n_boot, y.size))
     lim = _robust_rows(y[idx], p)["limit"]
