@@ -67,7 +67,8 @@ def transform(
     ``kind`` is ``"raw"`` (identity), ``"log"`` (:math:`y = \ln x`) or ``"boxcox"``
     (:math:`y = (x^\lambda - 1)/\lambda`, :math:`\ln x` at :math:`\lambda = 0`, with
     :math:`\lambda` by maximum likelihood, :func:`scipy.stats.boxcox`, unless given).
-    ``back`` maps a value on the transformed scale back to the score scale.
+    ``back`` maps a value on the transformed scale back to the score scale (NaN where
+    the Box-Cox inverse is undefined: :math:`1 + \lambda y \le 0`).
     """
     x = np.asarray(x, dtype=np.float64)
     if kind == "raw":
@@ -91,13 +92,10 @@ def transform(
         lam = float(lmbda)
 
         def back(v: float) -> float:
-            out = float(special.inv_boxcox(v, lam))
-            if not np.isfinite(out):
-                raise InputError(
-                    f"The Box-Cox limit {v:.6g} (lambda = {lam:.4g}) has no back-transform "
-                    "(1 + lambda * y <= 0); use a 'log:' rule instead."
-                )
-            return out
+            # NaN where 1 + lambda * v <= 0 (beyond the transform's range when lambda < 0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out = float(special.inv_boxcox(v, lam))
+            return out if np.isfinite(out) else float("nan")
 
         return np.asarray(y, dtype=np.float64), back, {"lambda": lam}
     raise InputError(f"Unknown transform {kind!r}; use 'log' or 'boxcox'.")
@@ -187,14 +185,18 @@ def _robust_rows(y: np.ndarray, p: float, tol: float = 1e-12, max_iter: int = 50
     scale = mad / MAD_TO_SD
     with np.errstate(divide="ignore", invalid="ignore"):
         tbi = med.copy()
+        active = np.flatnonzero(scale > 0)
+        tbi[scale <= 0] = np.nan
         it = 0
         for it in range(1, max_iter + 1):  # noqa: B007 - the count is reported
-            u = (y - tbi[:, None]) / (C_LOCATION * scale[:, None])
-            w = np.where(np.abs(u) < 1, (1 - u * u) ** 2, 0.0)
-            new = np.sum(w * y, axis=1) / np.sum(w, axis=1)
-            done = ~np.isfinite(new) | (np.abs(new - tbi) <= tol * np.maximum(scale, 1e-300))
-            tbi = np.where(np.isfinite(new), new, np.nan)
-            if np.all(done):
+            ya = y[active]
+            u2 = np.square((ya - tbi[active, None]) / (C_LOCATION * scale[active, None]))
+            w = np.square(1.0 - np.minimum(u2, 1.0))  # (1 - u^2)^2 inside |u| < 1, else 0
+            new = np.einsum("ij,ij->i", w, ya) / w.sum(axis=1)
+            moving = np.isfinite(new) & (np.abs(new - tbi[active]) > tol * scale[active])
+            tbi[active] = new
+            active = active[moving]
+            if active.size == 0:
                 break
         s_wide = _biweight_scale(y, med, scale, C_SCALE_WIDE) * np.sqrt(n)
         s_loc = _biweight_scale(y, med, scale, C_LOCATION) * np.sqrt(n)

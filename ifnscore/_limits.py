@@ -242,15 +242,30 @@ def controls_limit(
         cite = _CITE["robust"]
     if requested:
         details["ep28_choice"] = requested
+    value = back(point)
+    if not math.isfinite(value):
+        raise InputError(
+            f"rule={rule!r}: the limit {point:.6g} on the Box-Cox scale (lambda = "
+            f"{tinfo['lambda']:.4g}) lies beyond the transform's range and has no back-transform; "
+            "use a 'log:' rule instead."
+        )
+    if ci is not None:
+        ci = (back(ci[0]), back(ci[1]))
+        if not all(math.isfinite(v) for v in ci):
+            ci = None
+            ci_note = (
+                "not computable: an end of the CI lies beyond the Box-Cox transform's range "
+                f"(lambda = {tinfo['lambda']:.4g} < 0), i.e. it is unbounded"
+            )
     details["ci_level"] = CI_LEVEL
-    details["ci_low"] = None if ci is None else back(ci[0])
-    details["ci_high"] = None if ci is None else back(ci[1])
+    details["ci_low"] = None if ci is None else ci[0]
+    details["ci_high"] = None if ci is None else ci[1]
     details["ci_note"] = ci_note
     details["outliers"] = flagged
     details["outlier_screen"] = screen
     if exclude_outliers:
         details["excluded"] = excluded
-    return Limit(back(point), "controls", applied, citation=cite, details=details)
+    return Limit(value, "controls", applied, citation=cite, details=details)
 
 
 def _method(m: re.Match[str], n: int, strict: bool) -> tuple[tuple[str, str], str]:

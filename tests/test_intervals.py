@@ -77,6 +77,18 @@ def test_boxcox_against_scipy_and_brute_force():
     np.testing.assert_allclose(lim.value, (lam * top + 1) ** (1 / lam), rtol=1e-10)
 
 
+def test_boxcox_beyond_its_range():
+    # lambda < 0 bounds the transformed scale by -1/lambda: a CI end beyond it is unbounded
+    # (reported as not computable), a limit beyond it is an error naming the fix.
+    heavy = [1 + np.random.default_rng(s).pareto(1.0, 20) for s in (0, 3)]
+    lim = controls_limit(heavy[0], "boxcox:mean+2sd")
+    assert lim.details["lambda"] < 0
+    assert lim.details["ci_low"] is None
+    assert "unbounded" in lim.details["ci_note"]
+    with pytest.raises(InputError, match="'log:' rule"):
+        controls_limit(heavy[1], "boxcox:mean+2sd")
+
+
 def test_transforms_need_positive_scores():
     with pytest.raises(InputError, match="positive"):
         controls_limit([-1.0, 0.5, 2.0, 3.0], "log:mean+2sd")
