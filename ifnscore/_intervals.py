@@ -325,6 +325,10 @@ def harris_boyd(groups: dict[str, np.ndarray]) -> dict[str, Any]:
     :math:`z^* = 3\sqrt{\bar n/120}`, :math:`\bar n = (n_1 + n_2)/2`; and the SD ratio
     :math:`s_\mathrm{large}/s_\mathrm{small}` against 1.5. Partitioning is warranted for a pair
     when :math:`z > z^*` or the ratio exceeds 1.5, and overall when it is for any pair.
+
+    The criteria were built for groups of about 120 (EP28's minimum for separate
+    non-parametric limits); :math:`z^*` shrinks with :math:`\bar n`, so with small groups
+    random splits often pass. The result then carries a ``note`` saying so.
     """
     names = list(groups)
     pairs = []
@@ -348,11 +352,18 @@ def harris_boyd(groups: dict[str, np.ndarray]) -> dict[str, Any]:
                     "warranted": bool(z > z_star or (ratio is not None and ratio > 1.5)),
                 }
             )
-    return {
+    out: dict[str, Any] = {
         "test": "Harris & Boyd 1990 (doi:10.1093/clinchem/36.2.265)",
         "pairs": pairs,
         "warranted": any(p["warranted"] for p in pairs),
     }
+    smallest = min(int(v.size) for v in groups.values())
+    if smallest < 120:
+        out["note"] = (
+            f"the smallest group has {smallest} controls; the criteria assume about 120 per "
+            "group and are lenient with fewer"
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------- verification

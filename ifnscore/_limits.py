@@ -173,13 +173,14 @@ def controls_limit(
     tf = m.group("tf") or "raw"
     y, back, tinfo = iv.transform(s, tf, lmbda=lmbda)
     flagged, screen = iv.screen_outliers(y, names)
-    for f in flagged:
-        f["score"] = float(s[f.pop("index")])
+    flagged_at = [f.pop("index") for f in flagged]
+    for f, i in zip(flagged, flagged_at, strict=True):
+        f["score"] = float(s[i])
     excluded: list[str] = []
     if exclude_outliers and flagged:
-        drop = {f["sample"] for f in flagged}
-        keep = np.array([nm not in drop for nm in names])
-        excluded = [nm for nm in names if nm in drop]
+        keep = np.ones(s.size, dtype=bool)
+        keep[flagged_at] = False
+        excluded = [f["sample"] for f in flagged]
         s = s[keep]
         if s.size < 2:
             raise InputError("exclude_outliers=True leaves fewer than 2 controls.")
