@@ -5,7 +5,10 @@ A rule is ``"[transform:]method"``:
 ============================  ==========================================================
 ``transform`` (optional)      ``log`` (:math:`\ln s`) or ``boxcox`` (Box-Cox, :math:`\lambda`
                               by maximum likelihood); the limit is computed on that scale and
-                              back-transformed. Without a prefix: the raw score scale.
+                              back-transformed (CIs too; a Box-Cox CI ignores the
+                              uncertainty of lambda and undercovers, about 82 % for a nominal
+                              90 % in docs/intervals_simulation.md). Without a prefix: the raw
+                              score scale.
 ``mean+Ksd``                  :math:`\bar y + K\,\mathrm{SD}(y)` (SD with ddof = 1); 90 % CI
                               exact under normality (non-central t). ``"mean+2sd"`` is the
                               default of :func:`ifnscore.calibrate` (Rice 2013: mean + 2 SD of
