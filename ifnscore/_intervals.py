@@ -23,7 +23,6 @@ Sources
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from ._warn import warn
 from .errors import IfnscoreWarning, InputError
 
 __all__ = [
@@ -523,10 +523,9 @@ def verify_limit(
         raise InputError("data= must hold at least one score, all finite (no NaN or inf).")
     n = values.size
     if n < 20:
-        warnings.warn(
+        warn(
             f"Verifying a limit on {n} samples; CLSI EP28-A3c uses 20 healthy samples.",
             IfnscoreWarning,
-            stacklevel=2,
         )
     out = values >= value
     n_out = int(out.sum())

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +44,7 @@ import pandas as pd
 
 from . import _intervals as iv
 from ._intervals import percentile_rank
+from ._warn import warn
 from .errors import IfnscoreWarning, InputError, ReferenceError
 
 __all__ = [
@@ -211,14 +211,10 @@ def controls_limit(
         r = iv._rank(p, n)
         details.update(p=p, rank=r)
         if not 1 <= r <= n:
+            need = math.ceil(round(max(1 / p, 1 / (1 - p)), 9)) - 1
             details["rank_note"] = (
-                f"rank {r:g} lies outside 1..{n}: the limit is the sample extreme"
-            )
-            warnings.warn(
-                f"rule={rule!r}: rank p(n + 1) = {r:g} lies outside 1..{n} with {n} controls, so the "
-                "limit is just the most extreme control; use more controls or rule='robust'.",
-                IfnscoreWarning,
-                stacklevel=3,
+                f"rank {r:g} lies outside 1..{n}: the limit is just the most extreme control "
+                f"(this percentile needs at least {need} controls)"
             )
         ranks = iv.nonparametric_ci_ranks(n, p, CI_LEVEL)
         if ranks is None:
@@ -290,7 +286,7 @@ def _method(m: re.Match[str], n: int, strict: bool) -> tuple[tuple[str, str], st
     )
     if strict:
         raise InputError(msg + "; add controls or pass strict=False to accept a robust limit.")
-    warnings.warn(msg + "; the robust limit below is unreliable.", IfnscoreWarning, stacklevel=4)
+    warn(msg + "; the robust limit below is unreliable.", IfnscoreWarning)
     return ("robust", ""), f"robust, below EP28's minimum: n = {n} < {EP28_MIN_N}"
 
 

@@ -135,14 +135,14 @@ def test_percentile_rank_by_hand_and_numpy_weibull():
         )
 
 
-def test_percentile_rank_beyond_the_sample_warns():
-    # 20 controls: rank 0.975 * 21 = 20.475 > 20
-    x = np.arange(1.0, 21.0)
-    with pytest.warns(IfnscoreWarning, match="outside 1..20"):
-        lim = controls_limit(x, "p97.5")
+def test_percentile_rank_beyond_the_sample_is_noted():
+    # 20 controls: rank 0.975 * 21 = 20.475 > 20, so the limit is the maximum, and says so
+    lim = controls_limit(np.arange(1.0, 21.0), "p97.5")
     assert lim.value == 20.0
+    assert "at least 39 controls" in lim.details["rank_note"]
     assert lim.details["ci_low"] is None
     assert "not computable" in lim.details["ci_note"]
+    assert "rank_note" not in controls_limit(np.arange(1.0, 40.0), "p97.5").details
 
 
 @pytest.mark.parametrize(
@@ -474,9 +474,7 @@ def test_percentile_limit_moves_with_a_monotone_transform(x, f):
     rule=st.sampled_from(["mean+2sd", "log:mean+1.96sd", "boxcox:mean+2sd", "p97.5", "p50"]),
 )
 def test_ci_contains_the_point_estimate(x, rule):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", IfnscoreWarning)  # p97.5 with fewer than 39 controls
-        lim = controls_limit(x, rule)
+    lim = controls_limit(x, rule)
     if lim.details["ci_low"] is not None:
         assert lim.details["ci_low"] <= lim.value * (1 + 1e-12)
         assert lim.value <= lim.details["ci_high"] * (1 + 1e-12)
