@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from ._validation import Scale
 from ._version import __version__
-from .errors import IfnscoreError
+from .errors import IfnscoreError, InputError
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
@@ -239,8 +239,6 @@ def _cmd_score(args: argparse.Namespace) -> int:
         else:
             missing = [s for s in args.control_samples if s not in adata.obs_names]
             if missing:
-                from .errors import InputError
-
                 raise InputError(f"--control-samples {missing} are not samples of the input.")
             controls = adata[list(args.control_samples)]
         ref = calibrate(
@@ -345,6 +343,7 @@ EPILOG_CALIBRATE = """examples:
   ifnscore calibrate healthy.tsv.gz -o ref.json
   ifnscore calibrate healthy_cts.csv --format qpcr --method fc_median --signature rice6 -o ref.json
   ifnscore calibrate controls/ --rule p97.5 -o ref.json     # a folder of count files
+  ifnscore calibrate healthy.tsv --rule log:ep28 --samples meta.csv --groups age_band -o ref.json
 
 The reference (per-gene control medians, the controls' scores and the upper limit) is
 written atomically as JSON; its summary is printed.
@@ -360,6 +359,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if limit is not None:
         with suppress(ValueError):
             limit = float(limit)
+    groups = _groups_arg(args, controls)
     ref = calibrate(
         controls,
         signature=sig,
@@ -367,12 +367,50 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         scale=_scale(args, controls),
         upper_limit=limit,
         rule=args.rule,
+        groups=groups,
+        exclude_outliers=args.exclude_outliers,
+        strict=args.strict,
     )
     ref.save(args.output)
     if not args.quiet:
-        print(ref.summary().round(4).to_string())
+        with _pd_display():
+            print(ref.summary().round(4).T.to_string())
+            if groups is not None:
+                print()
+                print(ref.summary(partitions=True).round(4).to_string())
         print(f"wrote {args.output}")
     return 0
+
+
+@contextmanager
+def _pd_display() -> Iterator[None]:
+    import pandas as pd
+
+    with pd.option_context("display.width", 120, "display.max_colwidth", 80):
+        yield
+
+
+def _groups_arg(args: argparse.Namespace, controls: Any) -> Any:
+    """--groups COLUMN of --samples FILE, aligned with the controls (None without --groups)."""
+    if args.groups is None:
+        if args.samples is not None:
+            raise InputError("--samples is only used with --groups; add --groups COLUMN.")
+        return None
+    if args.samples is None:
+        raise InputError("--groups needs --samples FILE (sample metadata with that column).")
+    from .longitudinal import _read_table
+
+    meta = _read_table(args.samples, "--samples", index=True)
+    if args.groups not in meta.columns:
+        raise InputError(
+            f"--groups {args.groups!r} is not a column of {args.samples} (has {list(meta.columns)})."
+        )
+    names = [str(s) for s in controls.obs_names]
+    meta.index = meta.index.astype(str)
+    missing = [s for s in names if s not in meta.index]
+    if missing:
+        raise InputError(f"{args.samples} has no row for control samples {missing[:5]}.")
+    return meta.loc[names, args.groups]
 
 
 def _add_calibrate_parser(sub: Any) -> None:
@@ -403,7 +441,23 @@ def _add_calibrate_parser(sub: Any) -> None:
     p.add_argument(
         "--rule",
         default="mean+2sd",
-        help="controls' limit rule: mean+2sd (default) or a percentile such as p97.5",
+        help="controls' limit rule: mean+Ksd (default mean+2sd), pNN (e.g. p97.5, CLSI EP28 ranks), "
+        "robust (Horn & Pesce), ep28 (chosen by the number of controls), each optionally on the "
+        "log or Box-Cox scale: log:ep28, boxcox:mean+2sd",
+    )
+    p.add_argument("--samples", metavar="FILE", help="sample metadata (CSV/TSV, sample IDs first)")
+    p.add_argument(
+        "--groups", metavar="COLUMN", help="partition the limit by this --samples column"
+    )
+    p.add_argument(
+        "--exclude-outliers",
+        action="store_true",
+        help="leave out the controls flagged as outliers (Tukey/Dixon); they are always reported",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse fewer controls than the rule needs (EP28: 20), instead of a warning",
     )
     p.add_argument(
         "--upper-limit",
@@ -572,9 +626,75 @@ def _add_report_parser(sub: argparse._SubParsersAction) -> None:
 # ------------------------------------------------------------------------------ parser / main
 
 #: One function per subcommand; each adds its parser to the subparsers object it is given.
+# ------------------------------------------------------------------------------ verify
+
+EPILOG_VERIFY = """examples:
+  ifnscore verify new_healthy.tsv --reference ref.json
+  ifnscore verify new_healthy.tsv --reference ref.json --limit 12.49
+
+Scores the new healthy samples against the reference and applies CLSI EP28-A3c's check:
+a transferred limit is accepted when no more than 2 of 20 healthy samples fall outside it.
+Exit code 0 whether or not the limit is accepted; the verdict is printed.
+"""
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from . import Reference, score, verify_limit
+
+    ref = Reference.load(args.reference)
+    sig = args.signature or (next(iter(ref.signatures)) if len(ref.signatures) == 1 else None)
+    if sig is None:
+        raise InputError(
+            f"The reference holds {list(ref.signatures)}; choose one with --signature."
+        )
+    data = _read_inputs(args, args.healthy, list(ref.signatures))
+    score(data, reference=ref, scale=_scale(args, data))  # AnnData: results go to its obs
+    table = _frame_from_obs(data, "ifnscore")
+    scores = table["score"] if len(ref.signatures) == 1 else table[f"{sig}_score"]
+    limit = args.limit if args.limit is not None else ref.signatures[sig].upper_limit.value
+    v = verify_limit(limit, scores)
+    print(
+        f"limit {v.limit:.4g} ({sig}, {ref.method}): {v.n_outside} of {v.n} healthy samples at or above it "
+        f"(at most {v.max_outside} allowed) -> {'ACCEPTED' if v.accepted else 'NOT accepted'}"
+    )
+    if v.outside:
+        print(f"outside: {', '.join(v.outside)}")
+    print(v.note)
+    return 0
+
+
+def _add_verify_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="check a transferred upper limit on new healthy samples (CLSI EP28, 20-sample rule)",
+        description="Verify an upper limit (the reference's, or --limit) on a lab's own healthy samples.",
+        epilog=EPILOG_VERIFY,
+        formatter_class=_FORMATTER,
+    )
+    p.add_argument(
+        "healthy", nargs="+", metavar="HEALTHY", help="expression file(s) of new healthy samples"
+    )
+    p.add_argument("--reference", required=True, help="reference JSON from `ifnscore calibrate`")
+    p.add_argument(
+        "--limit", type=float, help="limit to verify (default: the reference's upper limit)"
+    )
+    p.add_argument(
+        "--signature", help="which of the reference's signatures (when it holds several)"
+    )
+    p.add_argument(
+        "--scale",
+        default="auto",
+        choices=["auto", "counts", "linear", "log2", "log1p"],
+        help="expression scale (default: detected)",
+    )
+    _add_input_options(p)
+    p.set_defaults(func=_cmd_verify)
+
+
 SUBCOMMANDS: list[Callable[[Any], None]] = [
     _add_score_parser,
     _add_calibrate_parser,
+    _add_verify_parser,
     _add_signatures_parser,
     _add_demo_parser,
     _add_report_parser,
