@@ -11,6 +11,7 @@ import gzip
 import io
 import sqlite3
 import warnings
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,7 @@ from ifnscore._genes import (
     matches_frame,
     table_provenance,
 )
-from ifnscore._genes._table import read_table
+from ifnscore._genes._table import AMBIGUOUS, read_table
 from ifnscore.errors import GeneMatchError, IfnscoreWarning, InputError, MissingGenesWarning
 
 SIGS = list(ifnscore.list_signatures().index)
@@ -134,6 +135,72 @@ def test_build_from_a_small_database(tmp_path):
         gzip.decompress(blob).decode().splitlines()[0]
         == "entrez\tsymbol\tgene_type\tensembl\taliases"
     )
+
+
+def test_table_lookups_equal_plain_dicts():
+    """The compact (sorted bytes) indexes give what dicts built from the text with str.split
+    give, for every identifier in the table, its lower-case form and a few absent names."""
+    path = resources.files("ifnscore").joinpath("data/genes/human_genes.tsv.gz")
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()[1:]
+    cells = [line.split("\t") for line in lines]
+    table = load_table()
+    assert len(table) == len(cells)
+    expect: dict[str, dict[str, list[int]]] = {k: {} for k in ("sym", "up", "ent", "ens", "al")}
+    for r, (entrez, sym, _gtype, ens, als) in enumerate(cells):
+        for kind, keys in (
+            ("sym", [sym]),
+            ("up", [sym.upper()]),
+            ("ent", [entrez]),
+            ("ens", [e.upper() for e in ens.split("|") if e]),
+            ("al", [a.upper() for a in als.split("|") if a]),
+        ):
+            for k in keys:
+                rows = expect[kind].setdefault(k, [])
+                if r not in rows:
+                    rows.append(r)
+
+    def known(rows):  # a symbol shared with phenotype-only records names the one real gene
+        real = [r for r in rows if cells[r][2] != "unknown"]
+        return (real[0],) if len(real) == 1 else tuple(rows)
+
+    maps = {
+        "sym": table.by_symbol,
+        "up": table.by_upper,
+        "ent": table.by_entrez,
+        "ens": table.by_ensembl,
+        "al": table.by_alias,
+    }
+    for kind, km in maps.items():
+        want = {k: known(v) if kind in ("sym", "up") else tuple(v) for k, v in expect[kind].items()}
+        keys = [*want, *(k.lower() for k in list(want)[::5]), "", "NOT-A-GENE", "IFI27\0", "ıfı27"]
+        got = km.rows(keys)
+        ref = [
+            (-1 if k not in want else want[k][0] if len(want[k]) == 1 else AMBIGUOUS) for k in keys
+        ]
+        np.testing.assert_array_equal(got, ref)
+        for k in list(want)[::50] + [k for k, v in want.items() if len(v) > 1]:
+            assert km.get(k) == want[k]
+        assert km.get("NOT-A-GENE") is None
+    for r in range(0, len(cells), 1013):
+        entrez, sym, gtype, ens, als = cells[r]
+        assert (table.entrez[r], table.symbol[r], table.gene_type[r], table.ensembl[r]) == (
+            entrez,
+            sym,
+            gtype,
+            ens,
+        )
+        items = [x for x in (*ens.split("|"), *als.split("|")) if x]
+        assert table.identifiers(r) == [sym, entrez, *items]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"1\tA1BG\tprotein-coding\t\n", b"1\tA1BG\tprotein-coding\t\t\t\n", "1\tÄ\tx\t\t\n".encode()],
+)
+def test_corrupt_table_is_refused(body):
+    blob = gzip.compress(b"entrez\tsymbol\tgene_type\tensembl\taliases\n" + body)
+    with pytest.raises(RuntimeError, match="gene table"):
+        read_table(io.BytesIO(blob))
 
 
 # ------------------------------------------------------------------ identical scores by keying

@@ -8,16 +8,16 @@ for the life of the process. Its provenance is in ``provenance.json`` next to it
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import IO, Literal
 
 import numpy as np
-import pandas as pd
 
 __all__ = [
     "ID_TYPES",
@@ -101,7 +101,13 @@ AMBIGUOUS = -2  # row code of an identifier naming several genes (-1: none)
 
 
 class _KeyMap:
-    """Identifier -> table row(s), as a hashed pandas Index for vectorised lookups."""
+    """Identifier -> table row(s): sorted unique keys (a numpy bytes array) searched with
+    :func:`numpy.searchsorted`, so lookups are vectorised and no Python string is kept per key.
+
+    ``code[i]`` is the row of ``keys[i]``, or ``AMBIGUOUS`` when it names several genes; those
+    keys' rows are in ``multi``. The table is ASCII (checked on reading), so a key that is not
+    ASCII is simply not found.
+    """
 
     def __init__(
         self,
@@ -109,31 +115,43 @@ class _KeyMap:
         rows: np.ndarray,
         pick: Callable[[tuple[int, ...]], tuple[int, ...]] | None = None,
     ) -> None:
-        pairs = pd.DataFrame({"key": keys, "row": rows}).drop_duplicates()
-        dup = pairs["key"].duplicated(keep=False).to_numpy()
+        order = np.lexsort((rows, keys))
+        k, r = keys[order], rows[order]
+        new = np.ones(k.size, dtype=bool)  # drop repeated (key, row) pairs
+        new[1:] = (k[1:] != k[:-1]) | (r[1:] != r[:-1])
+        k, r = k[new], r[new]
+        first = np.ones(k.size, dtype=bool)
+        first[1:] = k[1:] != k[:-1]
+        starts = np.flatnonzero(first)
+        counts = np.diff(np.append(starts, k.size))
+        self.keys = k[starts]
+        self.code = r[starts].astype(np.int64)
         self.multi: dict[str, tuple[int, ...]] = {}
-        for key, grp in pairs[dup].groupby("key", sort=False)["row"]:
-            found = tuple(int(r) for r in grp)
-            self.multi[str(key)] = pick(found) if pick is not None else found
-        first = pairs[~pairs["key"].duplicated()]
-        self.index = pd.Index(first["key"].to_numpy(dtype=object))
-        self.code = first["row"].to_numpy(dtype=np.int64).copy()
-        if self.multi:
-            got = list(self.multi.values())
-            self.code[self.index.get_indexer(list(self.multi))] = [
-                g[0] if len(g) == 1 else AMBIGUOUS for g in got
-            ]
+        for i in np.flatnonzero(counts > 1).tolist():
+            found = tuple(int(x) for x in r[starts[i] : starts[i] + counts[i]])
+            got = pick(found) if pick is not None else found
+            self.multi[self.keys[i].decode("ascii")] = got
+            self.code[i] = got[0] if len(got) == 1 else AMBIGUOUS
 
-    def rows(self, keys: object) -> np.ndarray:
+    def rows(self, keys: Iterable[object]) -> np.ndarray:
         """Row of each key: >= 0, -1 (unknown) or ``AMBIGUOUS``."""
-        pos = self.index.get_indexer(keys)
-        return np.where(pos >= 0, self.code[pos], -1)
+        strs = [str(x) for x in keys]
+        ok = np.array([s.isascii() and "\0" not in s for s in strs], dtype=bool)
+        query = np.array(
+            [s.encode("ascii") if good else b"" for s, good in zip(strs, ok, strict=True)],
+            dtype="S",
+        )
+        if not self.keys.size or not query.size:
+            return np.full(len(strs), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, query), self.keys.size - 1)
+        hit = ok & (self.keys[pos] == query)
+        return np.where(hit, self.code[pos], -1)
 
     def get(self, key: str) -> tuple[int, ...] | None:
         if key in self.multi:
             return self.multi[key]
-        pos = self.index.get_indexer([key])[0]
-        return None if pos < 0 else (int(self.code[pos]),)
+        row = int(self.rows([key])[0])
+        return None if row == -1 else (row,)
 
 
 def _ensembl_core(name: str) -> str:
@@ -141,11 +159,23 @@ def _ensembl_core(name: str) -> str:
     return name.partition(".")[0].partition("_")[0].upper()
 
 
-def _explode(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``"a|b"`` cells -> (items, row of each item)."""
-    s = pd.Series(cells).str.split(_SEP).explode()
-    s = s[s.notna() & (s != "")]
-    return s.to_numpy(dtype=object), s.index.to_numpy(dtype=np.int64)
+_COLUMNS = ("entrez", "symbol", "gene_type", "ensembl", "aliases")
+_ENTREZ, _SYMBOL, _GENE_TYPE, _ENSEMBL, _ALIASES = range(5)
+
+
+def _fixed(b: np.ndarray, start: np.ndarray, end: np.ndarray, *, upper: bool) -> np.ndarray:
+    """The byte spans ``b[start:end]`` as a fixed-width bytes array (ASCII upper-cased if
+    ``upper``), filled one character position at a time: no per-item Python objects."""
+    lengths = end - start
+    width = max(int(lengths.max(initial=0)), 1)
+    out = np.zeros((start.size, width), dtype=np.uint8)
+    for k in range(width):
+        has = lengths > k
+        out[has, k] = b[start[has] + k]
+    if upper:
+        lower = (out >= ord("a")) & (out <= ord("z"))
+        out[lower] -= ord("a") - ord("A")
+    return out.view(f"S{width}").ravel()
 
 
 class GeneTable:
@@ -153,34 +183,122 @@ class GeneTable:
 
     Row ``i`` is one NCBI gene: ``entrez[i]``, ``symbol[i]``, ``gene_type[i]`` and
     ``ensembl[i]`` (``"|"``-joined Ensembl IDs, empty when none).
+
+    The table is held as its text (about 3.5 MB) plus the position of every cell; the lookup
+    indexes (by symbol, symbol in any case, NCBI Gene ID, Ensembl ID, alias) are numpy bytes
+    arrays, each built on first use, and the columns above are turned into arrays of Python
+    strings only when asked for. Reading it takes a few tens of milliseconds and about 10 MiB.
     """
 
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.entrez = frame["entrez"].to_numpy(dtype=object)
-        self.symbol = frame["symbol"].to_numpy(dtype=object)
-        self.gene_type = frame["gene_type"].to_numpy(dtype=object)
-        self.ensembl = frame["ensembl"].to_numpy(dtype=object)
-        n = len(frame)
-        rows = np.arange(n, dtype=np.int64)
-        upper = frame["symbol"].str.upper().to_numpy(dtype=object)
-        self.by_symbol = _KeyMap(self.symbol, rows, self._known)
-        self.by_upper = _KeyMap(upper, rows, self._known)
-        self.by_entrez = _KeyMap(self.entrez, rows)
-        ens, ens_rows = _explode(frame["ensembl"].str.upper().to_numpy(dtype=object))
-        self.by_ensembl = _KeyMap(ens, ens_rows)
-        als, als_rows = _explode(frame["aliases"].str.upper().to_numpy(dtype=object))
-        self.by_alias = _KeyMap(als, als_rows)
+    def __init__(self, body: bytes) -> None:
+        if body and not body.endswith(b"\n"):
+            body += b"\n"
+        b = np.frombuffer(body, dtype=np.uint8)
+        if b.size and int(b.max()) >= 128:
+            raise RuntimeError("ifnscore's gene table is not ASCII")
+        if b.size >= 2**31:
+            raise RuntimeError("ifnscore's gene table is too large")
+        nl = np.flatnonzero(b == 10).astype(np.int32)
+        tabs = np.flatnonzero(b == 9).astype(np.int32)
+        n = nl.size
+        line_start = np.zeros(n, dtype=np.int32)
+        line_start[1:] = nl[:-1] + 1
+        if tabs.size != 4 * n:
+            raise RuntimeError("ifnscore's gene table does not have 5 cells on every line")
+        tabs = tabs.reshape(n, 4)
+        # 4n tabs in all and none before its line's start or after its end: 4 on every line
+        if n and (np.any(tabs[:, 0] < line_start) or np.any(tabs[:, 3] > nl)):
+            raise RuntimeError("ifnscore's gene table does not have 5 cells on every line")
+        self._text = body
+        self._b = b
+        self._start = np.column_stack([line_start, tabs + 1])
+        self._end = np.column_stack([tabs, nl])
+
+    def _cell(self, row: int, col: int) -> str:
+        return self._text[self._start[row, col] : self._end[row, col]].decode("ascii")
+
+    def _column(self, col: int) -> np.ndarray:
+        text, s, e = self._text, self._start[:, col].tolist(), self._end[:, col].tolist()
+        return np.array(
+            [text[i:j].decode("ascii") for i, j in zip(s, e, strict=True)], dtype=object
+        )
+
+    def _keys(self, col: int, *, upper: bool) -> np.ndarray:
+        return _fixed(self._b, self._start[:, col], self._end[:, col], upper=upper)
+
+    def _items(self, col: int) -> tuple[np.ndarray, np.ndarray]:
+        """A ``"|"``-separated column's items (upper-cased) and the row of each."""
+        s, e = self._start[:, col], self._end[:, col]
+        pipes = np.flatnonzero(self._b == ord(_SEP))
+        row = np.searchsorted(self._start[:, 0], pipes, side="right") - 1
+        inside = (pipes >= s[row]) & (pipes < e[row])
+        full = np.flatnonzero(e > s)
+        # within a cell the items run start..pipe, pipe+1..pipe, ..., pipe+1..end
+        begin = np.concatenate([s[full], pipes[inside] + 1])
+        order = np.argsort(begin, kind="stable")
+        begin = begin[order]
+        rows = np.concatenate([full, row[inside]])[order]
+        end = np.sort(np.concatenate([e[full], pipes[inside]]))
+        some = end > begin  # empty items ("a||b") are no identifiers
+        return _fixed(self._b, begin[some], end[some], upper=True), rows[some]
+
+    @cached_property
+    def entrez(self) -> np.ndarray:
+        return self._column(_ENTREZ)
+
+    @cached_property
+    def symbol(self) -> np.ndarray:
+        return self._column(_SYMBOL)
+
+    @cached_property
+    def gene_type(self) -> np.ndarray:
+        return self._column(_GENE_TYPE)
+
+    @cached_property
+    def ensembl(self) -> np.ndarray:
+        return self._column(_ENSEMBL)
+
+    @cached_property
+    def _unknown_type(self) -> np.ndarray:
+        return self._keys(_GENE_TYPE, upper=False) == b"unknown"
+
+    @cached_property
+    def by_symbol(self) -> _KeyMap:
+        return _KeyMap(self._keys(_SYMBOL, upper=False), np.arange(len(self)), self._known)
+
+    @cached_property
+    def by_upper(self) -> _KeyMap:
+        return _KeyMap(self._keys(_SYMBOL, upper=True), np.arange(len(self)), self._known)
+
+    @cached_property
+    def by_entrez(self) -> _KeyMap:
+        return _KeyMap(self._keys(_ENTREZ, upper=False), np.arange(len(self)))
+
+    @cached_property
+    def by_ensembl(self) -> _KeyMap:
+        return _KeyMap(*self._items(_ENSEMBL))
+
+    @cached_property
+    def by_alias(self) -> _KeyMap:
+        return _KeyMap(*self._items(_ALIASES))
+
+    def identifiers(self, row: int) -> list[str]:
+        """Every identifier of gene ``row``: symbol, NCBI Gene ID, Ensembl IDs, aliases."""
+        out = [self._cell(row, _SYMBOL), self._cell(row, _ENTREZ)]
+        for col in (_ENSEMBL, _ALIASES):
+            out.extend(x for x in self._cell(row, col).split(_SEP) if x)
+        return out
 
     def _known(self, rows: tuple[int, ...]) -> tuple[int, ...]:
         """Rows sharing one official symbol: NCBI gives a few symbols both to a gene and to a
         phenotype-only record of gene type ``unknown`` (HBD: hemoglobin delta, 3045, and
         hypophosphatemic bone disease, 100187828). When exactly one of them has a known type,
         the symbol names that gene; otherwise all stay (ambiguous)."""
-        known = [r for r in rows if self.gene_type[r] != "unknown"]
+        known = [r for r in rows if not self._unknown_type[r]]
         return (known[0],) if len(known) == 1 else rows
 
     def __len__(self) -> int:
-        return len(self.symbol)
+        return int(self._start.shape[0])
 
     def resolve(self, name: str, id_type: IdType = "auto") -> Hit:
         """Resolve one identifier (see :meth:`resolve_many`), with all candidates when it
@@ -254,7 +372,9 @@ class GeneTable:
 
     def describe(self, rows: tuple[int, ...]) -> str:
         """``"PSMD9 (Entrez 5715), ZNRD2 (Entrez 10534)"``: for messages about ambiguity."""
-        return ", ".join(f"{self.symbol[r]} (Entrez {self.entrez[r]})" for r in rows)
+        return ", ".join(
+            f"{self._cell(r, _SYMBOL)} (Entrez {self._cell(r, _ENTREZ)})" for r in rows
+        )
 
 
 @cache
@@ -266,19 +386,18 @@ def load_table() -> GeneTable:
 
 
 def read_table(raw: IO[bytes]) -> GeneTable:
-    """Read a gene table written by :mod:`ifnscore._genes._build` (gzip TSV) from a binary file."""
-    frame = pd.read_csv(
-        raw,
-        sep="\t",
-        compression="gzip",
-        dtype=str,
-        keep_default_na=False,
-        na_filter=False,
-        quoting=3,  # csv.QUOTE_NONE: identifiers are taken literally
-    )
-    if list(frame.columns) != ["entrez", "symbol", "gene_type", "ensembl", "aliases"]:
-        raise RuntimeError(f"ifnscore's gene table has unexpected columns {list(frame.columns)}")
-    return GeneTable(frame)
+    """Read a gene table written by :mod:`ifnscore._genes._build` (gzip TSV) from a binary file.
+
+    Cells are taken literally (no quoting, no missing-value markers), as they were written.
+    """
+    with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+        text = gz.read()
+    head, _, body = text.partition(b"\n")
+    del text
+    columns = head.decode("ascii", errors="replace").rstrip("\r").split("\t")
+    if tuple(columns) != _COLUMNS:
+        raise RuntimeError(f"ifnscore's gene table has unexpected columns {columns}")
+    return GeneTable(body)
 
 
 @cache

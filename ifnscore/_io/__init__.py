@@ -162,18 +162,9 @@ def _wanted(gene_hint: Sequence[str]) -> Callable[[str], bool]:
 
     keys = {g.upper() for g in gene_hint}
     table = load_table()
-    rows: set[int] = set()
     for g in gene_hint:
-        rows.update(r for r in table.resolve(g).rows if r >= 0)
-    if rows:
-        wanted_rows = np.array(sorted(rows), dtype=np.int64)
-        for r in wanted_rows.tolist():
-            keys.add(str(table.symbol[r]).upper())
-            keys.add(str(table.entrez[r]))
-            keys.update(e.upper() for e in str(table.ensembl[r]).split("|") if e)
-        km = table.by_alias
-        keys.update(str(k) for k in km.index[np.isin(km.code, wanted_rows)])
-        keys.update(k for k, rs in km.multi.items() if rows.intersection(rs))
+        for r in table.resolve(g).rows:
+            keys.update(x.upper() for x in table.identifiers(r))
 
     def wanted(name: str) -> bool:
         up = name.upper()
