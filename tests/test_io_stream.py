@@ -125,14 +125,17 @@ def test_fast_kernel_equals_python_ints(n_lines, n_cols, data):
     values = [
         [data.draw(st.integers(0, 10**18 // 8 - 1)) for _ in range(n_cols)] for _ in range(n_lines)
     ]
-    names = [f"g{i}" for i in range(n_lines)]
+    # row labels may hold anything but separators and line ends; lines may end in CRLF
+    odd = st.sampled_from(["", "-1.5", " x", "é", "1e3", "NA", "\x7f"])
+    names = [f"g{i}{data.draw(odd)}" for i in range(n_lines)]
+    end = data.draw(st.sampled_from(["\n", "\r\n"]))
     block = "".join(
-        f"{n}\t" + "\t".join(map(str, row)) + "\n" for n, row in zip(names, values, strict=True)
+        f"{n}\t" + "\t".join(map(str, row)) + end for n, row in zip(names, values, strict=True)
     )
     out = _fast_block(block.encode(), 9, n_cols)
     assert out is not None
     ints, labels = out
-    assert labels == names
+    assert labels == [n.strip() for n in names]
     assert ints.sums().tolist() == [sum(col) for col in zip(*values, strict=True)]
     keep = sorted(set(data.draw(st.lists(st.integers(0, n_lines - 1)))))
     exact = ints.low[keep].astype(object)  # Python ints: no float rounding in the check
@@ -148,10 +151,15 @@ def test_fast_kernel_equals_python_ints(n_lines, n_cols, data):
 
 @pytest.mark.parametrize(
     "token",
-    ["1.5", "12.0", "-3", "1e3", "", "NA", "+4", " 7", "0x1", "1:", "9/", "123456.5", "1234567,"],
+    [
+        *("1.5", "12.0", "-3", "1e3", "", "NA", "+4", " 7", "0x1", "1:", "9/", "123456.5"),
+        *("1234567,", "1\r5", "\r", "7 ", "\u0663", "12\x00", '"3"', "1234567890123456789"),
+    ],
 )
 def test_fast_kernel_refuses_non_plain_integers(token):
     assert _fast_block(f"g\t12\t{token}\n".encode(), 9, 2) is None
+    assert _fast_block(f"g\t{token}\t12\r\n".encode(), 9, 2) is None
+    assert _fast_block(f"g\t12\t7\ng2\t{token}\t1\n".encode(), 9, 2) is None
 
 
 @pytest.mark.parametrize("keying", ["ensembl_versioned", "entrez", "lower"])

@@ -36,6 +36,12 @@ __all__ = ["Streamed", "stream_gene_rows"]
 BLOCK_BYTES = 1 << 20
 
 _POW = 10 ** np.arange(0, 19, 4, dtype=np.int64)  # 1, 1e4, 1e8, 1e12, 1e16
+#: Mask of a token's last min(length, 4) bytes in a little-endian word, by token length.
+_KEEP = np.array(
+    [(0xFFFFFFFF << (32 - 8 * min(n, 4))) & 0xFFFFFFFF if n else 0 for n in range(32)],
+    dtype=np.uint32,
+)
+_DIGIT, _SEP, _NEWLINE, _OTHER = range(4)
 
 
 @dataclass
@@ -51,38 +57,26 @@ class Streamed:
     row_labels_sample: list[str]  # up to 1000 row labels, for the orientation check
 
 
-def _four_digits(
-    words: np.ndarray, ends: np.ndarray, lengths: np.ndarray
-) -> tuple[np.ndarray, bool]:
-    """Integer value of the (up to 4) digits ending before ``ends``; and whether all were digits.
+def _four_digits(words: np.ndarray, ends: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Integer value of the (up to 4) digits ending before ``ends``, as uint32.
 
-    In-place arithmetic on three uint32 arrays keeps the temporaries small.
+    ``words[p]`` holds the 4 bytes before position ``p`` as a little-endian ``uint32`` (the
+    token's last digit in the highest byte); the bytes before the token are masked off, and
+    the caller has checked that the token's bytes are digits, so their low nibbles are the
+    digits' values. In-place arithmetic keeps the temporaries to two uint32 arrays.
     """
-    x = words[ends - 4]  # the 4 bytes ending at the token's end, little-endian
-    shift = np.minimum(lengths, 4).astype(np.uint32)
-    shift *= np.uint32(8)
-    np.subtract(np.uint32(32), shift, out=shift)
-    keep = np.left_shift(np.uint32(0xFFFFFFFF), shift, out=shift)  # the token's bytes
-    x &= keep
-    zero = np.bitwise_and(keep, np.uint32(0x30303030), out=keep)
-    # per byte, with no carries between bytes: high nibble 3 and low nibble <= 9 ('0'..'9')
-    tmp = x & np.uint32(0xF0F0F0F0)
-    bad = bool(np.any(tmp != zero))
-    if not bad:
-        np.bitwise_and(x, np.uint32(0x0F0F0F0F), out=tmp)
-        tmp += np.uint32(0x06060606)
-        tmp &= np.uint32(0x10101010)
-        bad = bool(tmp.any())
-    x -= zero  # now the digits' values, units in the highest byte
-    np.right_shift(x, np.uint32(8), out=tmp)
+    x = np.take(words, ends)
+    x &= np.take(_KEEP, lengths)  # the token's last min(length, 4) bytes
+    x &= np.uint32(0x0F0F0F0F)
+    tmp = np.right_shift(x, np.uint32(8))
     x *= np.uint32(10)
     x += tmp
-    x &= np.uint32(0x00FF00FF)
+    x &= np.uint32(0x00FF00FF)  # two 2-digit numbers, in bytes 0 and 2
     np.right_shift(x, np.uint32(16), out=tmp)
     x *= np.uint32(100)
     x += tmp
     x &= np.uint32(0xFFFF)
-    return x, bad
+    return x
 
 
 @dataclass
@@ -113,47 +107,75 @@ class _Ints:
         return s
 
 
+def _byte_classes(sep: int) -> np.ndarray:
+    """Class of every byte value: digit, separator, newline or other."""
+    table = np.full(256, _OTHER, dtype=np.uint8)
+    table[ord("0") : ord("9") + 1] = _DIGIT
+    table[sep] = _SEP
+    table[ord("\n")] = _NEWLINE
+    return table
+
+
 def _fast_block(block: bytes, sep: int, n_cols: int) -> tuple[_Ints, list[str]] | None:
-    """The block's integers and row labels, or None if it is not all plain unsigned integers."""
+    """The block's integers and row labels, or None if it is not all plain unsigned integers.
+
+    Every byte is classed (digit, separator, newline, other) through a 256-entry table. The
+    block qualifies when each line has exactly ``n_cols`` separators, every byte after a
+    line's label is a digit, a separator, or a carriage return just before the newline, and
+    every value has 1 to 18 digits.
+    """
     b = np.frombuffer(b"\0\0\0\0" + block, dtype=np.uint8)
-    nl = np.flatnonzero(b == 10).astype(np.int32)  # blocks are far below 2 GiB
-    seps = np.flatnonzero(b == sep).astype(np.int32)
-    n_lines = nl.size
-    if n_lines == 0 or seps.size != n_lines * n_cols:
+    raw = b[4:]  # positions below are in ``block``; words[p] = the 4 bytes before p
+    cls = np.take(_byte_classes(sep), raw)
+    delim = cls == _SEP
+    delim |= cls == _NEWLINE
+    D = np.flatnonzero(delim).astype(np.int32)  # blocks are far below 2 GiB
+    del delim
+    m = n_cols + 1
+    n_lines = D.size // m
+    if n_lines == 0 or D.size != n_lines * m:
         return None
-    S = seps.reshape(n_lines, n_cols)
-    # every line must hold exactly n_cols separators: the k-th line's last one precedes its newline
-    starts = np.empty(n_lines, dtype=np.int32)
-    starts[0] = 4
-    starts[1:] = nl[:-1] + 1
-    if np.any(S[:, 0] < starts) or np.any(S[:, -1] >= nl):
+    D = D.reshape(n_lines, m)
+    nl = D[:, -1]
+    # n_lines newlines in all, each line's (n_cols + 1)-th delimiter one of them: so every
+    # line holds exactly n_cols separators
+    if np.any(cls[nl] != _NEWLINE) or np.count_nonzero(cls == _NEWLINE) != n_lines:
         return None
-    E = np.empty_like(S)
-    E[:, :-1] = S[:, 1:]
-    E[:, -1] = nl - (b[nl - 1] == 13).astype(np.int32)  # CRLF line ends
-    L = E - S
+    other = np.flatnonzero(cls == _OTHER)
+    del cls
+    E = D[:, 1:]  # each value's end (exclusive); its start is after D[:, :-1]
+    if other.size:
+        line = np.searchsorted(nl, other)
+        other = other[other >= D[line, 0]]  # row labels may hold anything
+        if other.size:
+            line = np.searchsorted(nl, other)
+            if np.any(raw[other] != ord("\r")) or np.any(other + 1 != nl[line]):
+                return None
+            E = E.copy()  # CRLF line ends: the last value ends before the CR
+            E[line, -1] -= 1
+    L = E - D[:, :-1]
     L -= 1
     if L.min() < 1 or L.max() > 18:
         return None
     words = np.ndarray(buffer=b, dtype="<u4", shape=(b.size - 3,), strides=(1,))
-    low, bad = _four_digits(words, E, L)
-    if bad:
-        return None
-    Lf, Ef = L.ravel(), E.ravel()
-    at = np.flatnonzero(Lf > 4)
+    low = _four_digits(words, E, L)
+    at = np.flatnonzero(L.ravel() > 4)
     extra = np.zeros(at.size, dtype=np.int64)
-    k, long = 1, np.arange(at.size)
-    while long.size:
-        idx = at[long]
-        part, bad = _four_digits(words, Ef[idx] - 4 * k, Lf[idx] - 4 * k)
-        if bad:
-            return None
-        extra[long] += part.astype(np.int64) * _POW[k]
-        k += 1
-        long = long[Lf[idx] > 4 * k]
+    if at.size:
+        r, c = np.divmod(at, n_cols)
+        ends, lengths = E[r, c], L[r, c]
+        k, long = 1, np.arange(at.size)
+        while long.size:
+            part = _four_digits(words, ends[long] - 4 * k, lengths[long] - 4 * k)
+            extra[long] += part.astype(np.int64) * _POW[k]
+            k += 1
+            long = long[lengths[long] > 4 * k]
+    starts = np.empty(n_lines, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = nl[:-1] + 1
     labels = [
-        block[s - 4 : e - 4].decode("utf-8", errors="replace").strip().strip('"')
-        for s, e in zip(starts.tolist(), S[:, 0].tolist(), strict=True)
+        block[s:e].decode("utf-8", errors="replace").strip().strip('"')
+        for s, e in zip(starts.tolist(), D[:, 0].tolist(), strict=True)
     ]
     return _Ints(low, at, extra), labels
 
