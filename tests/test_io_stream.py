@@ -67,8 +67,10 @@ def test_small_blocks_crlf_quotes_and_long_integers(tmp_path):
     )
     path = tmp_path / "t.tsv"
     path.write_text(text, newline="")
-    for block in (37, 200, 1 << 16):
-        s = stream_gene_rows(path, sep="\t", wanted=lambda g: g in RICE6, block_bytes=block)
+    for block, workers in ((37, 1), (200, 2), (1 << 16, 1), (1 << 16, 3)):
+        s = stream_gene_rows(
+            path, sep="\t", wanted=lambda g: g in RICE6, block_bytes=block, workers=workers
+        )
         assert s.genes == RICE6
         np.testing.assert_array_equal(s.values, X[:6].astype(float))
         assert [int(v) for v in s.totals] == [int(c) for c in X.sum(axis=0)]

@@ -115,17 +115,26 @@ class _KeyMap:
         rows: np.ndarray,
         pick: Callable[[tuple[int, ...]], tuple[int, ...]] | None = None,
     ) -> None:
-        order = np.lexsort((rows, keys))
-        k, r = keys[order], rows[order]
-        new = np.ones(k.size, dtype=bool)  # drop repeated (key, row) pairs
-        new[1:] = (k[1:] != k[:-1]) | (r[1:] != r[:-1])
-        k, r = k[new], r[new]
+        if np.all(rows[1:] >= rows[:-1]):  # a stable sort by key keeps each key's rows sorted
+            order = np.argsort(keys, kind="stable")
+        else:
+            order = np.lexsort((rows, keys))
+        k, r = keys[order], rows[order].astype(np.int32)
+        del order
+        same = k[1:] == k[:-1]
+        repeat = same & (r[1:] == r[:-1])  # the same (key, row) twice
+        if repeat.any():
+            keep = np.ones(k.size, dtype=bool)
+            keep[1:] = ~repeat
+            k, r = k[keep], r[keep]
+            same = k[1:] == k[:-1]
         first = np.ones(k.size, dtype=bool)
-        first[1:] = k[1:] != k[:-1]
+        first[1:] = ~same
+        del same, repeat
         starts = np.flatnonzero(first)
         counts = np.diff(np.append(starts, k.size))
-        self.keys = k[starts]
-        self.code = r[starts].astype(np.int64)
+        self.keys = k if starts.size == k.size else k[starts]
+        self.code = r[starts]
         self.multi: dict[str, tuple[int, ...]] = {}
         for i in np.flatnonzero(counts > 1).tolist():
             found = tuple(int(x) for x in r[starts[i] : starts[i] + counts[i]])
@@ -145,7 +154,7 @@ class _KeyMap:
             return np.full(len(strs), -1, dtype=np.int64)
         pos = np.minimum(np.searchsorted(self.keys, query), self.keys.size - 1)
         hit = ok & (self.keys[pos] == query)
-        return np.where(hit, self.code[pos], -1)
+        return np.where(hit, self.code[pos], -1).astype(np.int64)
 
     def get(self, key: str) -> tuple[int, ...] | None:
         if key in self.multi:
@@ -159,6 +168,8 @@ def _ensembl_core(name: str) -> str:
     return name.partition(".")[0].partition("_")[0].upper()
 
 
+_UPPER = np.arange(256, dtype=np.uint8)  # ASCII upper case, byte by byte
+_UPPER[ord("a") : ord("z") + 1] -= ord("a") - ord("A")
 _COLUMNS = ("entrez", "symbol", "gene_type", "ensembl", "aliases")
 _ENTREZ, _SYMBOL, _GENE_TYPE, _ENSEMBL, _ALIASES = range(5)
 
@@ -170,11 +181,9 @@ def _fixed(b: np.ndarray, start: np.ndarray, end: np.ndarray, *, upper: bool) ->
     width = max(int(lengths.max(initial=0)), 1)
     out = np.zeros((start.size, width), dtype=np.uint8)
     for k in range(width):
-        has = lengths > k
-        out[has, k] = b[start[has] + k]
-    if upper:
-        lower = (out >= ord("a")) & (out <= ord("z"))
-        out[lower] -= ord("a") - ord("A")
+        has = np.flatnonzero(lengths > k)
+        chars = b[start[has] + k]
+        out[has, k] = np.take(_UPPER, chars) if upper else chars
     return out.view(f"S{width}").ravel()
 
 
@@ -190,14 +199,15 @@ class GeneTable:
     strings only when asked for. Reading it takes a few tens of milliseconds and about 10 MiB.
     """
 
-    def __init__(self, body: bytes) -> None:
-        if body and not body.endswith(b"\n"):
-            body += b"\n"
-        b = np.frombuffer(body, dtype=np.uint8)
+    def __init__(self, text: bytes, skip: int = 0) -> None:
+        """``text``: the table file's text; its first ``skip`` bytes (the header) are no gene."""
+        if len(text) > skip and not text.endswith(b"\n"):
+            text += b"\n"
+        if len(text) >= 2**31:
+            raise RuntimeError("ifnscore's gene table is too large")
+        b = np.frombuffer(text, dtype=np.uint8, offset=skip)
         if b.size and int(b.max()) >= 128:
             raise RuntimeError("ifnscore's gene table is not ASCII")
-        if b.size >= 2**31:
-            raise RuntimeError("ifnscore's gene table is too large")
         nl = np.flatnonzero(b == 10).astype(np.int32)
         tabs = np.flatnonzero(b == 9).astype(np.int32)
         n = nl.size
@@ -209,19 +219,17 @@ class GeneTable:
         # 4n tabs in all and none before its line's start or after its end: 4 on every line
         if n and (np.any(tabs[:, 0] < line_start) or np.any(tabs[:, 3] > nl)):
             raise RuntimeError("ifnscore's gene table does not have 5 cells on every line")
-        self._text = body
+        self._text = memoryview(text)[skip:]
         self._b = b
         self._start = np.column_stack([line_start, tabs + 1])
         self._end = np.column_stack([tabs, nl])
 
     def _cell(self, row: int, col: int) -> str:
-        return self._text[self._start[row, col] : self._end[row, col]].decode("ascii")
+        return str(self._text[self._start[row, col] : self._end[row, col]], "ascii")
 
     def _column(self, col: int) -> np.ndarray:
         text, s, e = self._text, self._start[:, col].tolist(), self._end[:, col].tolist()
-        return np.array(
-            [text[i:j].decode("ascii") for i, j in zip(s, e, strict=True)], dtype=object
-        )
+        return np.array([str(text[i:j], "ascii") for i, j in zip(s, e, strict=True)], dtype=object)
 
     def _keys(self, col: int, *, upper: bool) -> np.ndarray:
         return _fixed(self._b, self._start[:, col], self._end[:, col], upper=upper)
@@ -276,7 +284,10 @@ class GeneTable:
 
     @cached_property
     def by_ensembl(self) -> _KeyMap:
-        return _KeyMap(*self._items(_ENSEMBL))
+        keys, rows = self._items(_ENSEMBL)
+        if not np.all(np.char.startswith(keys, b"ENS")):
+            raise RuntimeError("ifnscore's gene table holds an Ensembl ID not starting with ENS")
+        return _KeyMap(keys, rows)
 
     @cached_property
     def by_alias(self) -> _KeyMap:
@@ -337,7 +348,12 @@ class GeneTable:
         # Ensembl: whatever precedes a version (".12") or "_PAR_Y" must be a known gene ID;
         # no symbol has that form, so in "auto" mode every name is tried as one first
         core = np.array([_ensembl_core(x) for x in names], dtype=object)
-        r_ens = self.by_ensembl.rows(core)
+        # every Ensembl ID in the table starts with "ENS" (checked when the index is built), so
+        # the index is needed only when some name could be one
+        if id_type in ("auto", "ensembl") and any(c.startswith("ENS") for c in core):
+            r_ens = self.by_ensembl.rows(core)
+        else:
+            r_ens = np.full(n, -1, dtype=np.int64)
         ens = np.full(n, id_type in ("auto", "ensembl")) & (r_ens != -1)
         ent = np.array([x.isascii() and x.isdigit() and x[:1] != "0" for x in names], dtype=bool)
         ent &= ~ens & (id_type in ("auto", "entrez"))
@@ -356,11 +372,8 @@ class GeneTable:
         if idx.size:
             exact = np.array([names[i] for i in idx], dtype=object)
             upper = np.array([x.upper() for x in exact], dtype=object)
-            for km, code in (
-                (self.by_symbol, SYMBOL),
-                (self.by_upper, SYMBOL_CI),
-                (self.by_alias, ALIAS),
-            ):
+            for attr, code in (("by_symbol", SYMBOL), ("by_upper", SYMBOL_CI), ("by_alias", ALIAS)):
+                km = getattr(self, attr)  # an index is built only when names are left for it
                 r = km.rows(exact if code == SYMBOL else upper)
                 hit = r != -1
                 rows[idx[hit]] = r[hit]
@@ -390,14 +403,12 @@ def read_table(raw: IO[bytes]) -> GeneTable:
 
     Cells are taken literally (no quoting, no missing-value markers), as they were written.
     """
-    with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
-        text = gz.read()
-    head, _, body = text.partition(b"\n")
-    del text
-    columns = head.decode("ascii", errors="replace").rstrip("\r").split("\t")
+    text = gzip.decompress(raw.read())
+    head = text[: text.find(b"\n") + 1]
+    columns = head.decode("ascii", errors="replace").rstrip("\r\n").split("\t")
     if tuple(columns) != _COLUMNS:
         raise RuntimeError(f"ifnscore's gene table has unexpected columns {columns}")
-    return GeneTable(body)
+    return GeneTable(text, len(head))
 
 
 @cache

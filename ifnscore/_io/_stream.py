@@ -5,9 +5,10 @@ label is wanted and (b) the sum of every sample's column over *all* rows: the li
 that turn counts into counts per million. Memory is bounded by the block size plus the kept
 rows (signature genes x samples), not by the file.
 
-Blocks of plain integer counts (the usual case) are parsed by a vectorised numpy kernel: the
-token boundaries come from the separator and newline positions, and each token's last four
-bytes are read as one little-endian ``uint32`` and converted with SWAR arithmetic
+Blocks of plain integer counts (the usual case) are parsed by a vectorised numpy kernel:
+every byte is classed once (digit, separator, newline, other) through a 256-entry table, the
+token boundaries come from the delimiter positions, and each token's last four bytes are read
+as one little-endian ``uint32``, masked to the token and converted with SWAR arithmetic
 (``z*10 + z>>8``, then ``z*100 + z>>16``); longer integers take a further pass per four
 digits on the (few) long tokens. Any block the kernel cannot prove to hold only unsigned
 integers (decimals, exponents, signs, missing values, quotes, ragged lines) is parsed by
@@ -33,7 +34,8 @@ from ._table import check_unique, first_non_numeric
 __all__ = ["Streamed", "stream_gene_rows"]
 
 #: Bytes per block (whole lines are kept together, so a block can be longer by one line).
-BLOCK_BYTES = 1 << 20
+#: Small blocks keep the kernel's temporaries small; per-block overhead is negligible.
+BLOCK_BYTES = 1 << 18
 
 _POW = 10 ** np.arange(0, 19, 4, dtype=np.int64)  # 1, 1e4, 1e8, 1e12, 1e16
 #: Mask of a token's last min(length, 4) bytes in a little-endian word, by token length.
@@ -247,17 +249,19 @@ def stream_gene_rows(
     wanted: Callable[[str], bool],
     block_bytes: int = BLOCK_BYTES,
     progress: Callable[[int], None] | None = None,
-    workers: int | None = None,
+    workers: int = 1,
 ) -> Streamed:
     """One pass over a genes-as-rows table: keep the wanted rows, sum every column.
 
-    Blocks are parsed by ``workers`` threads (default: the CPU count, at most 4) while the
-    file is read; at most ``workers + 1`` blocks are in flight, so memory stays bounded.
+    By default blocks are parsed in the calling thread, one at a time: the kernel's
+    temporaries (a few MB for the default 256 KiB blocks) then reuse memory the process
+    already holds. ``workers > 1`` parses blocks in that many threads while the file is
+    read (numpy releases the GIL), with at most ``workers + 1`` blocks in flight: faster on
+    an idle multi-core machine, at the cost of a few MB per thread.
     """
     where = str(path)
     if len(sep) != 1:
         raise InputError(f"{where}: streaming needs a one-character separator, got {sep!r}.")
-    workers = workers or min(4, os.cpu_count() or 1)
     kept_names: list[str] = []
     kept_rows: list[np.ndarray] = []
     seen: set[str] = set()
@@ -297,19 +301,24 @@ def stream_gene_rows(
                 kept_rows.append(p.rows(keep))
 
         line = 2
-        pending: deque[Future[_Parsed]] = deque()
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            try:
-                for block in _blocks(fh, block_bytes, progress):
-                    pending.append(pool.submit(_parse, block, sep, n, where, line, samples))
-                    line += block.count(b"\n")
-                    while len(pending) > workers:
+        if workers == 1:  # no thread: the kernel's temporaries reuse the process's free memory
+            for block in _blocks(fh, block_bytes, progress):
+                collect(_parse(block, sep, n, where, line, samples))
+                line += block.count(b"\n")
+        else:
+            pending: deque[Future[_Parsed]] = deque()
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                try:
+                    for block in _blocks(fh, block_bytes, progress):
+                        pending.append(pool.submit(_parse, block, sep, n, where, line, samples))
+                        line += block.count(b"\n")
+                        while len(pending) > workers:
+                            collect(pending.popleft().result())
+                    while pending:
                         collect(pending.popleft().result())
-                while pending:
-                    collect(pending.popleft().result())
-            finally:
-                for f in pending:
-                    f.cancel()
+                finally:
+                    for f in pending:
+                        f.cancel()
     if not seen:
         raise InputError(f"{where} has a header line but no data rows.")
     values = np.vstack(kept_rows) if kept_rows else np.empty((0, n))
