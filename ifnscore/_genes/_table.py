@@ -174,6 +174,15 @@ _COLUMNS = ("entrez", "symbol", "gene_type", "ensembl", "aliases")
 _ENTREZ, _SYMBOL, _GENE_TYPE, _ENSEMBL, _ALIASES = range(5)
 
 
+def _positions(b: np.ndarray, byte: int, chunk: int = 1 << 19) -> np.ndarray:
+    """Positions of ``byte`` in ``b`` as int32, found chunk by chunk (small temporaries)."""
+    parts = [
+        np.flatnonzero(b[i : i + chunk] == byte).astype(np.int32) + np.int32(i)
+        for i in range(0, b.size, chunk)
+    ]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+
+
 def _fixed(b: np.ndarray, start: np.ndarray, end: np.ndarray, *, upper: bool) -> np.ndarray:
     """The byte spans ``b[start:end]`` as a fixed-width bytes array (ASCII upper-cased if
     ``upper``), filled one character position at a time: no per-item Python objects."""
@@ -208,8 +217,7 @@ class GeneTable:
         b = np.frombuffer(text, dtype=np.uint8, offset=skip)
         if b.size and int(b.max()) >= 128:
             raise RuntimeError("ifnscore's gene table is not ASCII")
-        nl = np.flatnonzero(b == 10).astype(np.int32)
-        tabs = np.flatnonzero(b == 9).astype(np.int32)
+        nl, tabs = _positions(b, ord("\n")), _positions(b, ord("\t"))
         n = nl.size
         line_start = np.zeros(n, dtype=np.int32)
         line_start[1:] = nl[:-1] + 1
@@ -221,24 +229,28 @@ class GeneTable:
             raise RuntimeError("ifnscore's gene table does not have 5 cells on every line")
         self._text = memoryview(text)[skip:]
         self._b = b
-        self._start = np.column_stack([line_start, tabs + 1])
-        self._end = np.column_stack([tabs, nl])
+        # cell c of line i spans [_bounds[i, c] + 1, _bounds[i, c + 1]); _bounds[i, 0] is the
+        # previous line's newline (-1 for the first line)
+        self._bounds = np.column_stack([line_start - 1, tabs, nl])
+
+    def _span(self, col: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._bounds[:, col] + 1, self._bounds[:, col + 1]
 
     def _cell(self, row: int, col: int) -> str:
-        return str(self._text[self._start[row, col] : self._end[row, col]], "ascii")
+        return str(self._text[self._bounds[row, col] + 1 : self._bounds[row, col + 1]], "ascii")
 
     def _column(self, col: int) -> np.ndarray:
-        text, s, e = self._text, self._start[:, col].tolist(), self._end[:, col].tolist()
+        text, (s, e) = self._text, (x.tolist() for x in self._span(col))
         return np.array([str(text[i:j], "ascii") for i, j in zip(s, e, strict=True)], dtype=object)
 
     def _keys(self, col: int, *, upper: bool) -> np.ndarray:
-        return _fixed(self._b, self._start[:, col], self._end[:, col], upper=upper)
+        return _fixed(self._b, *self._span(col), upper=upper)
 
     def _items(self, col: int) -> tuple[np.ndarray, np.ndarray]:
         """A ``"|"``-separated column's items (upper-cased) and the row of each."""
-        s, e = self._start[:, col], self._end[:, col]
+        s, e = self._span(col)
         pipes = np.flatnonzero(self._b == ord(_SEP))
-        row = np.searchsorted(self._start[:, 0], pipes, side="right") - 1
+        row = np.searchsorted(self._bounds[:, -1], pipes)  # the line each "|" is on
         inside = (pipes >= s[row]) & (pipes < e[row])
         full = np.flatnonzero(e > s)
         # within a cell the items run start..pipe, pipe+1..pipe, ..., pipe+1..end
@@ -309,7 +321,7 @@ class GeneTable:
         return (known[0],) if len(known) == 1 else rows
 
     def __len__(self) -> int:
-        return int(self._start.shape[0])
+        return int(self._bounds.shape[0])
 
     def resolve(self, name: str, id_type: IdType = "auto") -> Hit:
         """Resolve one identifier (see :meth:`resolve_many`), with all candidates when it
