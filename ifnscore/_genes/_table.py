@@ -101,12 +101,12 @@ AMBIGUOUS = -2  # row code of an identifier naming several genes (-1: none)
 
 
 class _KeyMap:
-    """Identifier -> table row(s): sorted unique keys (a numpy bytes array) searched with
+    """Identifier -> table row(s): the keys sorted (a numpy bytes array) and searched with
     :func:`numpy.searchsorted`, so lookups are vectorised and no Python string is kept per key.
 
-    ``code[i]`` is the row of ``keys[i]``, or ``AMBIGUOUS`` when it names several genes; those
-    keys' rows are in ``multi``. The table is ASCII (checked on reading), so a key that is not
-    ASCII is simply not found.
+    ``code`` at a key's first position is its row, or ``AMBIGUOUS`` when it names several
+    genes; those keys' rows are in ``multi``. The table is ASCII (checked on reading), so a
+    key that is not ASCII is simply not found.
     """
 
     def __init__(
@@ -121,26 +121,24 @@ class _KeyMap:
             order = np.lexsort((rows, keys))
         k, r = keys[order], rows[order].astype(np.int32)
         del order
-        same = k[1:] == k[:-1]
-        repeat = same & (r[1:] == r[:-1])  # the same (key, row) twice
-        if repeat.any():
-            keep = np.ones(k.size, dtype=bool)
-            keep[1:] = ~repeat
-            k, r = k[keep], r[keep]
-            same = k[1:] == k[:-1]
         first = np.ones(k.size, dtype=bool)
-        first[1:] = ~same
-        del same, repeat
+        first[1:] = k[1:] != k[:-1]
         starts = np.flatnonzero(first)
+        del first
         counts = np.diff(np.append(starts, k.size))
-        self.keys = k if starts.size == k.size else k[starts]
-        self.code = r[starts]
+        # duplicates stay in the sorted keys: a lookup lands on a key's first position,
+        # whose code says what the key names
+        self.keys = k
+        self.code = r
         self.multi: dict[str, tuple[int, ...]] = {}
         for i in np.flatnonzero(counts > 1).tolist():
-            found = tuple(int(x) for x in r[starts[i] : starts[i] + counts[i]])
+            at = int(starts[i])
+            found = tuple(sorted({int(x) for x in r[at : at + counts[i]]}))
+            if len(found) == 1:  # the same (key, row) more than once
+                continue
             got = pick(found) if pick is not None else found
-            self.multi[self.keys[i].decode("ascii")] = got
-            self.code[i] = got[0] if len(got) == 1 else AMBIGUOUS
+            self.multi[k[at].decode("ascii")] = got
+            self.code[at] = got[0] if len(got) == 1 else AMBIGUOUS
 
     def rows(self, keys: Iterable[object]) -> np.ndarray:
         """Row of each key: >= 0, -1 (unknown) or ``AMBIGUOUS``."""
@@ -152,7 +150,7 @@ class _KeyMap:
         )
         if not self.keys.size or not query.size:
             return np.full(len(strs), -1, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self.keys, query), self.keys.size - 1)
+        pos = np.minimum(np.searchsorted(self.keys, query, side="left"), self.keys.size - 1)
         hit = ok & (self.keys[pos] == query)
         return np.where(hit, self.code[pos], -1).astype(np.int64)
 
