@@ -93,18 +93,41 @@ def test_table_holds_the_example_universe(universe):
         assert table.by_ensembl.get(row["ensembl"]) == (r,)
 
 
+SCHEMA = """
+create table genes (_id integer primary key, gene_id varchar(10));
+create table gene_info (_id integer, gene_name varchar(255), symbol varchar(80));
+create table genetype (_id integer, gene_type varchar(20));
+create table ensembl (_id integer, ensembl_id varchar(20));
+create table alias (_id integer, alias_symbol varchar(80));
+create table metadata (name varchar(80), value varchar(255));
+"""
+
+
+@pytest.mark.parametrize(
+    ("ensembl", "alias", "match"),
+    [("ENSG00000165949", "P\u00e427", "not ASCII"), ("LRG_1", "P27", "does not start with ENS")],
+)
+def test_build_refuses_what_the_reader_cannot_index(tmp_path, ensembl, alias, match):
+    db = tmp_path / "org.Hs.eg.sqlite"
+    con = sqlite3.connect(db)
+    con.executescript(SCHEMA + "insert into genes values (1, '3429');")
+    con.execute("insert into gene_info values (1, 'x', 'IFI27')")
+    con.execute("insert into genetype values (1, 'protein-coding')")
+    con.execute("insert into ensembl values (1, ?)", (ensembl,))
+    con.execute("insert into alias values (1, ?)", (alias,))
+    con.commit()
+    con.close()
+    with pytest.raises(RuntimeError, match=match):
+        _build.read_rows(db)
+
+
 def test_build_from_a_small_database(tmp_path):
     """The build script's reading and writing, on a database with org.Hs.eg.db's schema."""
     db = tmp_path / "org.Hs.eg.sqlite"
     con = sqlite3.connect(db)
     con.executescript(
-        """
-        create table genes (_id integer primary key, gene_id varchar(10));
-        create table gene_info (_id integer, gene_name varchar(255), symbol varchar(80));
-        create table genetype (_id integer, gene_type varchar(20));
-        create table ensembl (_id integer, ensembl_id varchar(20));
-        create table alias (_id integer, alias_symbol varchar(80));
-        create table metadata (name varchar(80), value varchar(255));
+        SCHEMA
+        + """
         insert into genes values (1, '3429'), (2, '2537'), (3, '5715');
         insert into gene_info values (1, 'interferon alpha inducible protein 27', 'IFI27'),
             (2, 'interferon alpha inducible protein 6', 'IFI6'), (3, 'proteasome 26S subunit', 'PSMD9');
@@ -542,3 +565,16 @@ def test_matching_symbol_data_does_not_warn(example, ref_fc_sum):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ifnscore.score(counts, reference=ref_fc_sum)
+
+
+def test_indexes_are_built_only_when_a_lookup_needs_them():
+    """Official symbols resolve without the Ensembl and alias indexes (memory of streaming
+    reads); a name left over then builds the alias index and resolves as before."""
+    path = resources.files("ifnscore").joinpath("data/genes/human_genes.tsv.gz")
+    with path.open("rb") as raw:
+        table = read_table(raw)
+    rows, _ = table.resolve_many(["IFI27", "ISG15"])
+    assert {"by_ensembl", "by_alias"}.isdisjoint(vars(table))
+    np.testing.assert_array_equal(rows, load_table().resolve_many(["IFI27", "ISG15"])[0])
+    assert table.resolve("G1P3").route == "alias"
+    assert "by_alias" in vars(table)

@@ -113,6 +113,11 @@ def read_rows(sqlite_path: Path) -> tuple[list[tuple[str, ...]], dict[str, str]]
         for v in (symbol, gtype, *ens, *als):
             if SEP in v or "\t" in v or "\n" in v:
                 raise RuntimeError(f"identifier {v!r} of gene {entrez} contains a separator")
+            if not v.isascii():  # the reader indexes the table as ASCII bytes
+                raise RuntimeError(f"identifier {v!r} of gene {entrez} is not ASCII")
+        for v in ens:
+            if not v.startswith("ENS"):  # resolve_many relies on it
+                raise RuntimeError(f"Ensembl ID {v!r} of gene {entrez} does not start with ENS")
         rows.append((str(int(entrez)), symbol, gtype, SEP.join(ens), SEP.join(als)))
     rows.sort(key=lambda r: int(r[0]))
     return rows, meta
