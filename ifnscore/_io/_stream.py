@@ -6,11 +6,11 @@ that turn counts into counts per million. Memory is bounded by the block size pl
 rows (signature genes x samples), not by the file.
 
 Blocks of plain integer counts (the usual case) are parsed by a vectorised numpy kernel:
-every byte is classed once (digit, separator, newline, other) through a 256-entry table, the
-token boundaries come from the delimiter positions, and each token's last four bytes are read
-as one little-endian ``uint32``, masked to the token and converted with SWAR arithmetic
-(``z*10 + z>>8``, then ``z*100 + z>>16``); longer integers take a further pass per four
-digits on the (few) long tokens. Any block the kernel cannot prove to hold only unsigned
+the token boundaries come from the delimiter positions, every byte after a row label must be
+a digit or a delimiter (checked on the bytes, not per token), and each token's last four
+bytes are read as one little-endian ``uint32``, masked to the token and converted with SWAR
+arithmetic (``z*10 + z>>8``, then ``z*100 + z>>16``); longer integers take a further pass
+per four digits on the (few) long tokens. Any block the kernel cannot prove to hold only unsigned
 integers (decimals, exponents, signs, missing values, quotes, ragged lines) is parsed by
 ``pandas.read_csv`` instead, so results never depend on which path ran.
 """
@@ -43,7 +43,6 @@ _KEEP = np.array(
     [(0xFFFFFFFF << (32 - 8 * min(n, 4))) & 0xFFFFFFFF if n else 0 for n in range(32)],
     dtype=np.uint32,
 )
-_DIGIT, _SEP, _NEWLINE, _OTHER = range(4)
 
 
 @dataclass
@@ -109,30 +108,19 @@ class _Ints:
         return s
 
 
-def _byte_classes(sep: int) -> np.ndarray:
-    """Class of every byte value: digit, separator, newline or other."""
-    table = np.full(256, _OTHER, dtype=np.uint8)
-    table[ord("0") : ord("9") + 1] = _DIGIT
-    table[sep] = _SEP
-    table[ord("\n")] = _NEWLINE
-    return table
-
-
 def _fast_block(block: bytes, sep: int, n_cols: int) -> tuple[_Ints, list[str]] | None:
     """The block's integers and row labels, or None if it is not all plain unsigned integers.
 
-    Every byte is classed (digit, separator, newline, other) through a 256-entry table. The
-    block qualifies when each line has exactly ``n_cols`` separators, every byte after a
+    The block qualifies when each line has exactly ``n_cols`` separators, every byte after a
     line's label is a digit, a separator, or a carriage return just before the newline, and
     every value has 1 to 18 digits.
     """
     b = np.frombuffer(b"\0\0\0\0" + block, dtype=np.uint8)
     raw = b[4:]  # positions below are in ``block``; words[p] = the 4 bytes before p
-    cls = np.take(_byte_classes(sep), raw)
-    delim = cls == _SEP
-    delim |= cls == _NEWLINE
+    newline = raw == ord("\n")
+    delim = raw == sep
+    delim |= newline
     D = np.flatnonzero(delim).astype(np.int32)  # blocks are far below 2 GiB
-    del delim
     m = n_cols + 1
     n_lines = D.size // m
     if n_lines == 0 or D.size != n_lines * m:
@@ -141,10 +129,12 @@ def _fast_block(block: bytes, sep: int, n_cols: int) -> tuple[_Ints, list[str]] 
     nl = D[:, -1]
     # n_lines newlines in all, each line's (n_cols + 1)-th delimiter one of them: so every
     # line holds exactly n_cols separators
-    if np.any(cls[nl] != _NEWLINE) or np.count_nonzero(cls == _NEWLINE) != n_lines:
+    if np.any(raw[nl] != ord("\n")) or np.count_nonzero(newline) != n_lines:
         return None
-    other = np.flatnonzero(cls == _OTHER)
-    del cls
+    other = np.subtract(raw, ord("0"), dtype=np.uint8) > 9  # neither a digit ...
+    other &= ~delim  # ... nor a delimiter
+    other = np.flatnonzero(other)
+    del newline, delim
     E = D[:, 1:]  # each value's end (exclusive); its start is after D[:, :-1]
     if other.size:
         line = np.searchsorted(nl, other)
