@@ -15,9 +15,11 @@ Both score lists are compared (they must agree to 1e-9 relative). Run:
     PYTHONPATH=. python benchmarks/bench_read.py --genes 2000 --samples 500 --repeat 1
 
 The clock starts after the imports (numpy, pandas, anndata, ifnscore) in both processes; it
-covers reading, calibrating and scoring (loading the gene table is part of scoring in both).
+covers reading, calibrating and scoring (and, for ifnscore only, loading the gene table: the
+streaming filter keeps rows named by any identifier of a signature gene; the pandas path
+matches the exact symbols without it).
 Peak memory is the process's maximum resident set size (``ru_maxrss``), which includes the
-interpreter and imported libraries (anndata alone is ~55 MiB of the ~160 MiB baseline); the
+interpreter and imported libraries (anndata alone is ~55 MiB of it); the
 baseline after imports is reported alongside. Both contenders parse on one core: the
 streaming reader by default in the calling thread, ``pandas.read_csv`` always. The load
 average is printed before and after, since other work on the machine slows both.
