@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
 from ._warn import warn
 from .errors import IfnscoreWarning, InputError
@@ -70,6 +69,8 @@ def transform(
     ``back`` maps a value on the transformed scale back to the score scale (NaN where
     the Box-Cox inverse is undefined: :math:`1 + \lambda y \le 0`).
     """
+    from scipy import stats
+
     x = np.asarray(x, dtype=np.float64)
     if kind == "raw":
         return x, float, {}
@@ -92,6 +93,8 @@ def transform(
         lam = float(lmbda)
 
         def back(v: float) -> float:
+            from scipy import special
+
             # NaN where 1 + lambda * v <= 0 (beyond the transform's range when lambda < 0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out = float(special.inv_boxcox(v, lam))
@@ -109,6 +112,8 @@ def parametric_ci(y: np.ndarray, k: float, conf: float) -> tuple[float, float]:
     :math:`n - 1` degrees of freedom and non-centrality :math:`-k\sqrt n`, so
     :math:`\theta \in [\bar y - t_{(1+c)/2}\, s/\sqrt n,\ \bar y - t_{(1-c)/2}\, s/\sqrt n]`.
     """
+    from scipy import stats
+
     n = y.size
     mean, sd = float(y.mean()), float(y.std(ddof=1))
     dist = stats.nct(df=n - 1, nc=-k * np.sqrt(n))
@@ -154,6 +159,8 @@ def nonparametric_ci_ranks(n: int, p: float, conf: float = 0.90) -> tuple[int, i
     For the 97.5th percentile and ``conf = 0.90`` this needs :math:`n \ge 119`
     (EP28-A3c asks for 120 reference individuals).
     """
+    from scipy import stats
+
     alpha = (1 - conf) / 2
     cdf = stats.binom.cdf(np.arange(n), n, p)  # F(r - 1) for r = 1..n
     lo = np.flatnonzero(cdf <= alpha)
@@ -179,6 +186,8 @@ def _biweight_scale(y: np.ndarray, centre: np.ndarray, s: np.ndarray, c: float) 
 
 def _robust_rows(y: np.ndarray, p: float, tol: float = 1e-12, max_iter: int = 500) -> dict:
     """Horn-Pesce robust upper limit for every row of ``y`` (shape (B, n)); vectorised."""
+    from scipy import stats
+
     n = y.shape[1]
     med = np.median(y, axis=1)
     mad = np.median(np.abs(y - med[:, None]), axis=1)
@@ -469,6 +478,8 @@ def verify_limit(
     >>> v.n, v.n_outside, v.accepted
     (20, 1, True)
     """
+    from scipy import stats
+
     from ._limits import Limit
     from ._reference import Reference
 

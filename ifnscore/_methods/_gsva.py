@@ -38,7 +38,6 @@ from typing import Any
 
 import numpy as np
 from scipy.special import ndtr, pdtr
-from scipy.stats import rankdata
 
 from ..errors import InputError
 from . import GeneSet, Method, register
@@ -70,6 +69,8 @@ def _kernel_cdf(G: np.ndarray, kcdf: str) -> np.ndarray:
     """Kernel CDF of each column of ``G`` (n x g) at its own values."""
     n, g = G.shape
     if kcdf == "ecdf":  # #{j: x_jg <= x_ig} / n is the "max" rank
+        from scipy.stats import rankdata
+
         return rankdata(G, method="max", axis=0) / n
     out = np.empty_like(G)
     bw = G.std(axis=0, ddof=1) / SIGMA_FACTOR if kcdf == "gaussian" else None

@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import rankdata
 
 from .._gather import iter_row_blocks
 from ..errors import InputError
@@ -98,6 +97,8 @@ def control_genes(
             f"module_score: {means.size} genes cannot fill n_bins={n_bins} bins; lower n_bins "
             "(at least 2 genes per bin are needed)."
         )
+    from scipy.stats import rankdata
+
     cut = rankdata(means, method="min") // n_items
     in_set = np.zeros(means.size, dtype=bool)
     in_set[genes] = True
