@@ -13,11 +13,11 @@ import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
-from ._gather import gather, minimum, row_totals
+from ._gather import Scan, scan
 from ._genes import GeneMatch, match_genes
 from ._methods import GeneSet, Method
 from ._signatures import Signature
@@ -91,16 +91,18 @@ class Computed:
     values: np.ndarray | None  # per-gene transformed values T (n_samples, len(genes))
 
 
-def _cpm(expr: Expression, B: np.ndarray) -> np.ndarray:
-    """Gathered count columns as counts per million over all genes of each sample."""
+def _cpm(expr: Expression, seen: Scan) -> np.ndarray:
+    """Gathered count columns as counts per million over all genes of each sample
+    (row sums and the minimum come from the same single pass as the columns)."""
+    B = seen.values
     # library sizes: the file's totals when only some genes were read, else the row sums
-    lib = expr.library_size if expr.library_size is not None else row_totals(expr.X)
+    lib = expr.library_size if expr.library_size is not None else cast(np.ndarray, seen.totals)
     if np.any(~np.isfinite(lib)):
         raise InputError(
             "data has NaN or infinite counts; counts must be finite (fix or drop those samples; "
             "nan='omit' cannot apply to counts, whose library sizes need every value)."
         )
-    if minimum(expr.X) < 0:
+    if cast(float, seen.minimum) < 0:
         raise InputError(
             "data has negative values, which counts cannot have; check scale= (log data?)."
         )
@@ -110,7 +112,8 @@ def _cpm(expr: Expression, B: np.ndarray) -> np.ndarray:
         raise InputError(
             f"Samples {names} have a library size of 0; remove them before scoring counts."
         )
-    return B * (1e6 / lib)[:, None]
+    B *= (1e6 / lib)[:, None]  # B is the scan's own fresh block: scaled in place
+    return B
 
 
 def _check_finite(V: np.ndarray, expr: Expression, col_genes: list[str], nan: Nan) -> np.ndarray:
@@ -128,9 +131,9 @@ def _check_finite(V: np.ndarray, expr: Expression, col_genes: list[str], nan: Na
 
 
 def _check_nonnegative(L: np.ndarray, expr: Expression, genes: list[str]) -> None:
-    neg = np.argwhere(np.nan_to_num(L, nan=0.0) < 0)
-    if neg.size:
-        i, j = neg[0]
+    below = L < 0  # NaN compares False, -inf True: no copy of L needed
+    if below.any():
+        i, j = np.argwhere(below)[0]
         if expr.scale in ("counts", "linear"):
             what, fix = (
                 f"negative values on a {expr.scale} scale",
@@ -175,9 +178,8 @@ def gene_values(
     simple = all(len(c) == 1 for c in groups)
     cols = np.concatenate(groups) if groups else np.empty(0, dtype=np.intp)
     col_genes = [g for g, c in zip(genes, groups, strict=True) for _ in c]
-    B = gather(expr.X, cols)
-    if expr.scale == "counts":
-        B = _cpm(expr, B)
+    seen = scan(expr.X, cols, totals=expr.scale == "counts")  # one pass over the matrix
+    B = _cpm(expr, seen) if expr.scale == "counts" else seen.values
     B = _check_finite(B, expr, col_genes, nan)
     if expr.scale in ("log2", "log1p"):
         _check_log_range(B, expr, col_genes)

@@ -280,8 +280,12 @@ def _sample_rows(X: Any) -> Any:
     n = X.shape[0]
     idx = np.unique(np.linspace(0, n - 1, num=min(n, _SAMPLE_ROWS)).astype(np.int64))
     in_memory = sp.issparse(X) or isinstance(X, np.ndarray)
-    # backed / lazy arrays: one contiguous slice keeps I/O sequential
-    block = X[idx] if in_memory else X[: min(n, _SAMPLE_ROWS)]
+    if in_memory:
+        block = X[idx]
+    else:  # backed / lazy (h5ad, zarr, dask): one contiguous slice keeps I/O sequential
+        from ._gather import read_rows
+
+        block = read_rows(X, 0, min(n, _SAMPLE_ROWS))
     if sp.issparse(block):
         return sp.csr_matrix(block, dtype=np.float64)
     return np.asarray(block, dtype=np.float64)

@@ -623,6 +623,25 @@ def _add_report_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _add_bench_parser(sub: argparse._SubParsersAction) -> None:
+    """``ifnscore bench``: throughput and peak memory on a synthetic cohort (``ifnscore._bench``)."""
+    from ._bench import configure_parser
+
+    configure_parser(
+        sub.add_parser(
+            "bench",
+            help="time scoring on a synthetic cohort of a given size (to size a job)",
+            description="Simulate a sparse single-cell count matrix, score it with the chosen methods, "
+            "and print the time, throughput (samples/s), peak extra memory and the ratio to one bare "
+            "X @ w over the same matrix.",
+            epilog="examples:\n  ifnscore bench\n  ifnscore bench --cells 1000000 --container h5ad "
+            "--methods fc_sum\n  ifnscore bench --cells 20000 --methods fc_sum,mean_log "
+            "--signatures rice6,ifngs4 -o bench.csv\n",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+
+
 # ------------------------------------------------------------------------------ parser / main
 
 #: One function per subcommand; each adds its parser to the subparsers object it is given.
@@ -698,6 +717,7 @@ SUBCOMMANDS: list[Callable[[Any], None]] = [
     _add_signatures_parser,
     _add_demo_parser,
     _add_report_parser,
+    _add_bench_parser,
 ]
 
 EPILOG_MAIN = """examples:

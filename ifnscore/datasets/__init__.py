@@ -6,6 +6,9 @@ modelled on the published case of anti-MDA5 JDM treated with baricitinib
 (doi:10.3390/jcm15020709): IFN score about 890 at diagnosis, falling below the 12.49 limit,
 with the muscle score (CMAS) recovering. All values are simulated
 (:func:`simulate_cohort`, seed 2026); gene names are real HGNC symbols.
+
+:func:`simulate_sparse` makes large sparse single-cell count matrices quickly (seeded), for
+benchmarks and for sizing jobs.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import Any
 import pandas as pd
 
 from ._simulate import Cohort, simulate_cohort
+from ._singlecell import simulate_sparse
 
-__all__ = ["Cohort", "example_files", "load_example", "simulate_cohort"]
+__all__ = ["Cohort", "example_files", "load_example", "simulate_cohort", "simulate_sparse"]
 
 
 def example_files() -> dict[str, Path]:

@@ -1,0 +1,802 @@
+"""ifnscore against its peers and against the hardware floor, side by side, in one run.
+
+    PYTHONPATH=. nohup python benchmarks/compare_peers.py > benchmarks/compare_peers.log 2>&1 &
+    PYTHONPATH=. python benchmarks/compare_peers.py --sections affine,peers --cells 20000  # quick
+
+Builds each data set once and times ifnscore and each peer *in the same process, in
+alternation* (so that load on the machine hits both alike); reports medians of repeated
+runs, ratios, peak extra memory (``tracemalloc``: numpy/scipy buffers allocated while the
+call runs; out-of-core runs: peak RSS of a child process) and whether the numbers agree where
+the semantics match. Writes ``benchmarks/results/compare_peers.json`` (merged section by
+section, so one section can be re-run) and renders ``benchmarks/RESULTS.md`` and
+``benchmarks/scaling.png`` from it.
+
+Sections
+--------
+affine   100,000 x 20,000 CSR float32 counts: fc_sum / z_sum / mean_log vs one bare X @ w;
+         ten signatures vs one.
+peers    the same cells normalised by scanpy (normalize_total + log1p): scanpy score_genes vs
+         module_score and the affine scores; decoupler aucell vs aucell; pyucell vs ucell.
+bulk     dense 10,000 x 20,000 bulk cohort (log2 CPM): gseapy ssgsea (on a subset of rows,
+         gseapy being dense and memory-hungry) vs ssgsea.
+ooc      1,000,000 x 20,000 cells written to a backed h5ad and a zarr store (cached in
+         --workdir), each scored out of core in a child process (peak RSS, same numbers as
+         in memory).
+scaling  fc_sum and the floor on row prefixes of those cells in memory, 1e3 to 1e6 samples
+         (log-log slope, plot).
+
+Methods not (yet) in ifnscore and peers not installed are skipped with a printed reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from floor import floor_section  # noqa: E402
+
+import ifnscore  # noqa: E402
+from ifnscore._bench import peak_bytes, reference_for, timings  # noqa: E402
+from ifnscore._gather import n_threads  # noqa: E402
+
+RESULTS_JSON = HERE / "results" / "compare_peers.json"
+RESULTS_MD = HERE / "RESULTS.md"
+PLOT = HERE / "scaling.png"
+COMMAND = "PYTHONPATH=. python benchmarks/compare_peers.py"
+
+SIG = "rice6"
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def has_method(name: str) -> bool:
+    return name in ifnscore.list_methods().index
+
+
+def has_peer(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def agree(a: Any, b: Any, *, rtol: float = 1e-5, atol: float = 1e-6) -> dict[str, Any]:
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    diff = np.abs(a - b)
+    ok = bool(np.allclose(a, b, rtol=rtol, atol=atol))
+    corr = float(np.corrcoef(a, b)[0, 1]) if a.size > 1 and a.std() > 0 and b.std() > 0 else np.nan
+    return {
+        "agree": ok,
+        "max_abs_diff": float(diff.max()),
+        "pearson_r": corr,
+        "rtol": rtol,
+        "atol": atol,
+    }
+
+
+def pair(
+    label: str,
+    ours: Callable[[], Any] | None,
+    peer: Callable[[], Any] | None,
+    *,
+    repeat: int,
+    why_skipped: str = "",
+    peer_rows: int | None = None,
+    our_rows: int | None = None,
+) -> dict[str, Any]:
+    """Time ifnscore and a peer in alternation; peak memory of each in one extra run."""
+    fns = {k: f for k, f in (("ifnscore", ours), ("peer", peer)) if f is not None}
+    if not fns:
+        return {"label": label, "skipped": why_skipped}
+    log(f"{label}: timing {list(fns)} x{repeat}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        times = timings(fns, repeat)
+        peaks = {k: peak_bytes(f) for k, f in fns.items()}
+    row: dict[str, Any] = {"label": label, "skipped": why_skipped}
+    for k, ts in times.items():
+        row[f"{k}_s"] = statistics.median(ts)
+        row[f"{k}_runs"] = len(ts)
+        row[f"{k}_peak_mb"] = peaks[k] / 2**20
+    if "ifnscore_s" in row and "peer_s" in row:
+        per_peer = row["peer_s"] / (peer_rows or 1)
+        per_ours = row["ifnscore_s"] / (our_rows or 1)
+        row["speedup"] = per_peer / per_ours
+        row["peer_rows"], row["our_rows"] = peer_rows, our_rows
+    return row
+
+
+# ------------------------------------------------------------------------------- sections
+
+
+def section_affine(args: argparse.Namespace) -> dict[str, Any]:
+    log(f"affine: simulating {args.cells:,} x {args.genes:,}")
+    adata = ifnscore.datasets.simulate_sparse(args.cells, args.genes, seed=0)
+    X, genes = adata.X, adata.var_names
+    out = floor_section(X, genes, repeat=args.repeat)
+    log("affine: ten signatures vs one")
+    sigs = ten_signatures(genes)
+    ref1 = reference_for("fc_sum", [SIG])
+    ref10 = ifnscore.calibrate(controls(), signature=sigs, method="fc_sum", scale="counts")
+    one = lambda: ifnscore.score(X, genes=genes, rows="samples", reference=ref1, scale="counts")  # noqa: E731
+    ten = lambda: ifnscore.score(X, genes=genes, rows="samples", reference=ref10, scale="counts")  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = timings({"one": one, "ten": ten}, args.repeat)
+        r1, r10 = one(), ten()
+    out["ten_vs_one"] = {
+        "one_s": statistics.median(t["one"]),
+        "ten_s": statistics.median(t["ten"]),
+        "ratio": statistics.median(t["ten"]) / statistics.median(t["one"]),
+        "n_genes_union": len({g for s in sigs.values() for g in s}),
+        "rice6_max_rel_diff": float(
+            np.max(
+                np.abs(r10[SIG, "score"].to_numpy() - r1["score"].to_numpy())
+                / np.maximum(np.abs(r1["score"].to_numpy()), 1e-300)
+            )
+        ),
+    }
+    return out
+
+
+def controls() -> pd.DataFrame:
+    counts, samples = ifnscore.datasets.load_example(as_frame=True)
+    return counts[samples["group"] == "control"]
+
+
+def ten_signatures(genes: pd.Index) -> dict[str, list[str]]:
+    """The five shipped signatures plus five made-up ISG lists (all present in the data)."""
+    from ifnscore.datasets._simulate import ISG_RESPONSE
+
+    ctrl_genes = set(controls().columns)
+    sigs = {n: list(ifnscore.get_signature(n).genes) for n in ifnscore.list_signatures().index}
+    isgs = [g for g in ISG_RESPONSE if g in ctrl_genes and g in set(genes)]
+    rng = np.random.default_rng(10)
+    while len(sigs) < 10:
+        sigs[f"isg_set{len(sigs) - 4}"] = sorted(rng.choice(isgs, 8, replace=False).tolist())
+    return sigs
+
+
+def section_peers(args: argparse.Namespace) -> dict[str, Any]:
+    import anndata as ad
+
+    log(f"peers: simulating {args.cells:,} x {args.genes:,} and normalising with scanpy")
+    adata = ifnscore.datasets.simulate_sparse(args.cells, args.genes, seed=0)
+    genes = adata.var_names
+    sig_genes = list(ifnscore.get_signature(SIG).genes)
+    if has_peer("scanpy"):
+        import scanpy as sc
+
+        sc.pp.normalize_total(adata, target_sum=1e4)
+        sc.pp.log1p(adata)
+    else:
+        X = adata.X.copy()
+        lib = np.asarray(X.sum(axis=1)).ravel()
+        X = sp.diags((1e4 / lib).astype(np.float32)) @ X
+        X.data = np.log1p(X.data)
+        adata.X = X
+    X = adata.X  # log1p of normalised counts, CSR float32
+    w32 = np.asarray(genes.isin(sig_genes), dtype=np.float32)
+    rows: list[dict[str, Any]] = []
+
+    def ours(method: str, **kw: Any) -> Callable[[], Any] | None:
+        if not has_method(method):
+            return None
+        ref = (
+            reference_for(method, [SIG])
+            if ifnscore.list_methods().loc[method, "needs_reference"]
+            else None
+        )
+        if ref is not None:
+            # calibrate on the bundled controls, on the scale of these data (log1p of CPM/100)
+            c = controls()
+            cn = np.log1p(c.div(c.sum(axis=1), axis=0) * 1e4)
+            ref = ifnscore.calibrate(cn, signature=SIG, method=method, scale="log1p")
+            kw["reference"] = ref
+        else:
+            kw["method"] = method
+        return lambda: ifnscore.score(
+            X, signature=SIG, genes=genes, rows="samples", scale="log1p", **kw
+        )
+
+    def scanpy_score() -> Callable[[], Any] | None:
+        if not has_peer("scanpy"):
+            return None
+        import scanpy as sc
+
+        A = ad.AnnData(X=X, var=pd.DataFrame(index=genes))
+        return lambda: sc.tl.score_genes(A, sig_genes, score_name="s", copy=True).obs["s"]
+
+    peer_sc = scanpy_score()
+    why_sc = "" if peer_sc else "scanpy not installed"
+    floor = pair("floor", lambda: X @ w32, None, repeat=args.repeat)
+    for m in ("module_score", "fc_sum", "z_sum", "mean_log"):
+        f = ours(m)
+        if f is None:
+            why = f"ifnscore has no method {m!r} yet (branch 'methods' has not landed on main)"
+            log(f"skip {m} vs scanpy score_genes: {why}")
+            rows.append({"label": f"{m} vs scanpy score_genes", "skipped": why})
+            continue
+        r = pair(f"{m} vs scanpy score_genes", f, peer_sc, repeat=args.repeat, why_skipped=why_sc)
+        if m == "module_score" and peer_sc is not None:
+            r["numbers"] = agree(f()["score"], peer_sc())
+        rows.append(r)
+
+    # rank methods vs decoupler / pyucell (slow peers: fewer repeats)
+    net = pd.DataFrame({"source": SIG, "target": sig_genes})
+    A = ad.AnnData(X=X, var=pd.DataFrame(index=genes))
+
+    def dc_aucell() -> Any:
+        import decoupler as dc
+
+        B = A.copy()
+        dc.mt.aucell(B, net, tmin=1, verbose=False)
+        return B.obsm["score_aucell"][SIG].to_numpy()
+
+    def py_ucell() -> Any:
+        import pyucell
+
+        B = A.copy()
+        pyucell.compute_ucell_scores(B, {SIG: sig_genes}, n_jobs=n_threads())
+        return B.obs[next(c for c in B.obs.columns if SIG in c)].to_numpy()
+
+    for method, label, module, fn in (
+        ("aucell", "aucell vs decoupler aucell", "decoupler", dc_aucell),
+        ("ucell", "ucell vs pyucell", "pyucell", py_ucell),
+    ):
+        f = ours(method)
+        peer = fn if has_peer(module) else None
+        why = (
+            ""
+            if f
+            else f"ifnscore has no method {method!r} yet (branch 'methods' has not landed on main)"
+        )
+        if not has_peer(module):
+            why = (why + "; " if why else "") + f"{module} not installed"
+        if f is None:
+            log(f"skip {label}: {why}")
+            rows.append({"label": label, "skipped": why})
+            continue
+        r = pair(label, f, peer, repeat=args.slow_repeat, why_skipped=why)
+        if peer is not None:
+            r["numbers"] = agree(f()["score"], peer())
+            r["numbers"]["note"] = (
+                "these data have many tied values (zeros, small counts); the peers break ties "
+                "by position or at random, ifnscore by mid-rank/expected value (equal on tie-free "
+                "data: tests/test_crosscheck.py)"
+            )
+        rows.append(r)
+    nbytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    return {
+        "shape": list(X.shape),
+        "nnz": int(X.nnz),
+        "matrix_mb": nbytes / 2**20,
+        "floor_s": floor["ifnscore_s"],
+        "rows": rows,
+    }
+
+
+def section_bulk(args: argparse.Namespace) -> dict[str, Any]:
+    n, p = args.bulk, args.genes
+    log(f"bulk: simulating a dense {n:,} x {p:,} cohort (log2 CPM)")
+    rng = np.random.default_rng(3)
+    # log2(1 + e^z): positive, continuous (tie-free, like the peers' own cross-checks need)
+    base = rng.normal(1.5, 2.0, size=p)
+    B = np.log2(1.0 + np.exp(base + rng.normal(0.0, 0.6, size=(n, p)))).astype(np.float32)
+    genes = ifnscore.datasets._singlecell._gene_names(p)
+    sig_genes = list(ifnscore.get_signature(SIG).genes)
+    f: Callable[[], Any] | None = None
+    if has_method("ssgsea"):
+
+        def f() -> Any:
+            return ifnscore.score(
+                B, signature=SIG, genes=genes, rows="samples", method="ssgsea", scale="log2"
+            )
+
+    m = min(n, args.gseapy_rows)
+
+    def gseapy_run() -> Any:
+        import gseapy
+
+        df = pd.DataFrame(B[:m].T, index=genes)
+        res = gseapy.ssgsea(
+            data=df,
+            gene_sets={SIG: sig_genes},
+            outdir=None,
+            min_size=1,
+            no_plot=True,
+            sample_norm_method="rank",
+            threads=1,
+            verbose=False,
+        )
+        es = res.res2d.pivot(index="Name", columns="Term", values="ES")[SIG]
+        return es.loc[[str(i) for i in range(m)]].to_numpy(dtype=float)
+
+    peer = gseapy_run if has_peer("gseapy") else None
+    why = (
+        "" if f else "ifnscore has no method 'ssgsea' yet (branch 'methods' has not landed on main)"
+    )
+    if f is None:
+        log(f"skip ssgsea vs gseapy: {why}")
+        row = {"label": "ssgsea vs gseapy ssgsea", "skipped": why}
+    else:
+        row = pair(
+            "ssgsea vs gseapy ssgsea",
+            f,
+            peer,
+            repeat=args.slow_repeat,
+            why_skipped=why,
+            peer_rows=m,
+            our_rows=n,
+        )
+        if peer is not None:
+            row["numbers"] = agree(f()["score"].to_numpy()[:m], peer(), rtol=1e-4, atol=1e-6)
+    return {"shape": [n, p], "gseapy_rows": m, "matrix_mb": B.nbytes / 2**20, "rows": [row]}
+
+
+def _write_big(workdir: Path, n: int, p: int) -> tuple[Path, Path]:
+    """Write the n x p cells once (block by block) to h5ad and zarr; reuse when present."""
+    import anndata as ad
+    import h5py
+    import zarr
+
+    from ifnscore.datasets._singlecell import iter_sparse_blocks
+
+    h5 = workdir / f"cells_{n}x{p}.h5ad"
+    zp = workdir / f"cells_{n}x{p}.zarr"
+    done = workdir / f"cells_{n}x{p}.done"
+    if done.exists():
+        return h5, zp
+    workdir.mkdir(parents=True, exist_ok=True)
+    width = len(str(n))
+    obs = pd.DataFrame(index=pd.Index([f"cell{i:0{width}d}" for i in range(n)]))
+    var = pd.DataFrame(index=ifnscore.datasets._singlecell._gene_names(p))
+    skeleton = ad.AnnData(obs=obs, var=var)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with h5py.File(h5, "w") as f:
+            g = zarr.open_group(str(zp), mode="w", zarr_format=2)
+            ad.io.write_elem(f, "/", skeleton)
+            ad.io.write_elem(g, "/", skeleton)
+            Xh = Xz = None
+            t0 = time.perf_counter()
+            for i, block in enumerate(iter_sparse_blocks(n, p, seed=0)):
+                if Xh is None:
+                    ad.io.write_elem(f, "X", block)
+                    ad.io.write_elem(g, "X", block, dataset_kwargs={"chunks": (1 << 21,)})
+                    Xh, Xz = ad.io.sparse_dataset(f["X"]), ad.io.sparse_dataset(g["X"])
+                else:
+                    Xh.append(block)
+                    Xz.append(block)
+                if i % 50 == 0:
+                    log(
+                        f"big: wrote {(i + 1) * block.shape[0]:,} rows ({time.perf_counter() - t0:.0f} s)"
+                    )
+    done.write_text("ok\n")
+    return h5, zp
+
+
+CHILD = r"""
+import json, sys, time, warnings
+import numpy as np
+sys.path.insert(0, sys.argv[4])
+import anndata as ad, zarr, ifnscore
+path, kind, ref_path = sys.argv[1], sys.argv[2], sys.argv[3]
+ref = ifnscore.Reference.load(ref_path)
+def hwm():  # peak RSS of this process image (ru_maxrss would include the parent's, pre-exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+base = hwm()
+t = time.perf_counter()
+if kind == "h5ad":
+    a = ad.read_h5ad(path, backed="r")
+else:
+    g = zarr.open_group(path, mode="r")
+    a = ad.AnnData(X=ad.io.sparse_dataset(g["X"]), obs=ad.io.read_elem(g["obs"]), var=ad.io.read_elem(g["var"]))
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    ifnscore.score(a, reference=ref, scale="counts")
+sec = time.perf_counter() - t
+np.save(sys.argv[5], a.obs["ifnscore"].to_numpy())
+print(json.dumps({"seconds": sec, "peak_rss_mb": hwm(), "rss_after_imports_mb": base}))
+"""
+
+
+def section_ooc(args: argparse.Namespace) -> dict[str, Any]:
+    n, p = args.big, args.genes
+    workdir = Path(args.workdir)
+    log(f"big: {n:,} x {p:,} cells to h5ad + zarr in {workdir} (cached)")
+    h5, zp = _write_big(workdir, n, p)
+    ref = reference_for("fc_sum", [SIG])
+    ref_path = workdir / "ref_fc_sum.json"
+    ref.save(ref_path)
+    out: dict[str, Any] = {"shape": [n, p], "files": {}}
+    for kind, path in (("h5ad", h5), ("zarr", zp)):
+        log(f"big: scoring the {kind} out of core in a child process")
+        npy = workdir / f"scores_{kind}.npy"
+        res = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                str(path),
+                kind,
+                str(ref_path),
+                str(HERE.parent),
+                str(npy),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if res.returncode != 0:
+            log(f"big: {kind} child failed: {res.stderr[-2000:]}")
+            out["files"][kind] = {"error": res.stderr[-500:]}
+            continue
+        out["files"][kind] = json.loads(res.stdout.strip().splitlines()[-1])
+        out["files"][kind]["size_gb"] = _du(path) / 2**30
+    want = _memory_scores(workdir, h5, ref, p)
+    for kind in ("h5ad", "zarr"):
+        npy = workdir / f"scores_{kind}.npy"
+        if npy.exists() and "error" not in out["files"][kind]:
+            out["files"][kind]["identical_to_in_memory"] = bool(np.array_equal(np.load(npy), want))
+    return out
+
+
+def _memory_scores(workdir: Path, h5: Path, ref: Any, p: int) -> np.ndarray:
+    """fc_sum of the whole matrix scored in memory (cached next to the files)."""
+    import anndata as ad
+
+    path = workdir / "scores_memory.npy"
+    if path.exists():
+        return np.load(path)
+    log("big: loading the matrix into memory for the in-memory scores")
+    X = ad.read_h5ad(h5).X
+    genes = ifnscore.datasets._singlecell._gene_names(p)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = ifnscore.score(X, genes=genes, rows="samples", reference=ref, scale="counts")
+    np.save(path, want["score"].to_numpy())
+    return want["score"].to_numpy()
+
+
+def section_scaling(args: argparse.Namespace) -> dict[str, Any]:
+    import anndata as ad
+
+    n, p = args.big, args.genes
+    workdir = Path(args.workdir)
+    h5, _ = _write_big(workdir, n, p)
+    ref = reference_for("fc_sum", [SIG])
+    log("scaling: loading the matrix into memory")
+    X = ad.read_h5ad(h5).X
+    genes = ifnscore.datasets._singlecell._gene_names(p)
+    out: dict[str, Any] = {"shape": [n, p], "nnz": int(X.nnz)}
+    out["matrix_gb"] = (X.data.nbytes + X.indices.nbytes + X.indptr.nbytes) / 2**30
+    # scaling: row prefixes of the same matrix (zero-copy views)
+    from ifnscore._gather import _csr_view
+
+    sizes = [s for s in (1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_000) if s <= n]
+    w32 = np.asarray(genes.isin(ifnscore.get_signature(SIG).genes), dtype=np.float32)
+    scale_rows = []
+    for s in sizes:
+        V = _csr_view(X, 0, s)
+        reps = args.repeat if s <= 100_000 else max(3, args.repeat // 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = timings(
+                {
+                    "fc_sum": lambda V=V: ifnscore.score(
+                        V, genes=genes, rows="samples", reference=ref, scale="counts"
+                    ),
+                    "floor": lambda V=V: V @ w32,
+                },
+                reps,
+            )
+        scale_rows.append(
+            {
+                "samples": s,
+                "fc_sum_s": statistics.median(t["fc_sum"]),
+                "floor_s": statistics.median(t["floor"]),
+            }
+        )
+        log(
+            f"big: scaling {s:,}: fc_sum {scale_rows[-1]['fc_sum_s']:.3f} s, floor {scale_rows[-1]['floor_s']:.3f} s"
+        )
+    out["scaling"] = scale_rows
+    xs = np.log10([r["samples"] for r in scale_rows])
+    for k in ("fc_sum_s", "floor_s"):
+        ys = np.log10([r[k] for r in scale_rows])
+        big = xs >= 4  # the slope where fixed per-call costs no longer dominate
+        out[f"slope_{k[:-2]}"] = (
+            float(np.polyfit(xs[big], ys[big], 1)[0]) if big.sum() >= 2 else None
+        )
+        out[f"slope_{k[:-2]}_all"] = float(np.polyfit(xs, ys, 1)[0])
+    return out
+
+
+def _du(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+# ------------------------------------------------------------------------------- report
+
+
+def machine() -> dict[str, Any]:
+    import psutil
+
+    versions = {}
+    for pkg in (
+        "ifnscore",
+        "numpy",
+        "scipy",
+        "pandas",
+        "anndata",
+        "scanpy",
+        "decoupler",
+        "pyucell",
+        "gseapy",
+        "dask",
+        "zarr",
+        "h5py",
+    ):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = "not installed"
+    versions["ifnscore"] = ifnscore.__version__
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ifnscore_threads": n_threads(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_at_end": os.getloadavg(),
+        "versions": versions,
+    }
+
+
+def render(res: dict[str, Any]) -> str:
+    L: list[str] = []
+    m = res.get("machine", {})
+    L.append("# Benchmark results\n")
+    L.append(
+        "Written by `benchmarks/compare_peers.py` (do not edit by hand). Every timing is the "
+        "median of repeated runs, ifnscore and the peer timed in alternation in the same "
+        "process; peak memory is what `tracemalloc` saw allocated during one call (extra to the "
+        "data), or the peak RSS of a child process for out-of-core runs.\n"
+    )
+    L.append(f"Command: `{COMMAND}` (sections and sizes: `--help`).\n")
+    if m:
+        L.append(
+            f"Machine: {m['cpu']}, {m['cores']} cores (ifnscore used {m['ifnscore_threads']} threads), "
+            f"{m['memory_gb']} GiB RAM, Python {m['python']}, {m['platform']}. The machine was shared "
+            f"with other jobs (load average at the end {', '.join(f'{x:.1f}' for x in m['load_average_at_end'])}), "
+            "so absolute times are noisy; ratios measured in alternation are the robust numbers.\n"
+        )
+        L.append("Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + "\n")
+    a = res.get("affine")
+    if a:
+        L.append(
+            f"## Affine scores vs the floor ({a['shape'][0]:,} x {a['shape'][1]:,} CSR {a['dtype']}, {a['nnz']:,} non-zeros, {a['matrix_mb']:.0f} MB)\n"
+        )
+        L.append(
+            'Raw counts (`scale="counts"`: signature columns gathered *and* library sizes summed in '
+            "the same pass, CPM, per-gene transform, one product with the weights), signature rice6, "
+            "through `ifnscore.score` (validation, gene matching and the result DataFrame included). "
+            "The floor is one bare `X @ w` with `w` float32 like the data (one pass, no allocation, "
+            "float32 accumulation: the cheapest product scipy has). With float64 `w` scipy first copies "
+            "the data to float64 (slower, and the matrix's size again in memory); shown for reference.\n"
+        )
+        L.append("| computation | median s | x floor | peak extra MB | % of matrix |")
+        L.append("|---|---:|---:|---:|---:|")
+        for k, r in a["rows"].items():
+            L.append(
+                f"| {k} | {r['median_s']:.3f} | {r['x_floor']:.2f} | {r['peak_extra_mb']:.1f} | {r['peak_pct_of_matrix']:.1f} |"
+            )
+        t = a.get("ten_vs_one")
+        L.append(
+            f"\nfc_sum equals the floor's own arithmetic `(X @ (1/c)) * 1e6 / lib` to a relative "
+            f"{a['fc_sum_vs_floor_arithmetic_max_rel_diff']:.1e}."
+        )
+        if t:
+            L.append(
+                f"Ten signatures at once ({t['n_genes_union']} distinct genes): {t['ten_s']:.3f} s vs "
+                f"{t['one_s']:.3f} s for rice6 alone, **{t['ratio']:.2f}x**; rice6's scores equal to "
+                f"a relative {t['rice6_max_rel_diff']:.1e} (the product's summation order).\n"
+            )
+    p = res.get("peers")
+    if p:
+        L.append(
+            f"## Single-cell peers ({p['shape'][0]:,} x {p['shape'][1]:,} CSR, scanpy normalize_total + log1p)\n"
+        )
+        L.append(
+            "| comparison | ifnscore s | peer s | speed-up | ifnscore peak MB | peer peak MB | numbers |"
+        )
+        L.append("|---|---:|---:|---:|---:|---:|---|")
+        for r in p["rows"]:
+            L.append(_peer_line(r))
+    b = res.get("bulk")
+    if b:
+        L.append(f"\n## Bulk ({b['shape'][0]:,} x {b['shape'][1]:,} dense float32, log2 CPM)\n")
+        L.append(
+            f"gseapy is dense and memory-hungry, so it runs on the first {b['gseapy_rows']:,} samples; the "
+            "speed-up compares time per sample.\n"
+        )
+        L.append(
+            "| comparison | ifnscore s | peer s | speed-up (per sample) | ifnscore peak MB | peer peak MB | numbers |"
+        )
+        L.append("|---|---:|---:|---:|---:|---:|---|")
+        for r in b["rows"]:
+            L.append(_peer_line(r))
+    o = res.get("ooc")
+    if o:
+        L.append(
+            f"\n## Out of core ({o['shape'][0]:,} x {o['shape'][1]:,} cells, CSR float32 counts)\n"
+        )
+        L.append(
+            "Each file is scored by `ifnscore.score(adata, reference=ref)` in a fresh child process "
+            "(fc_sum, rice6; row blocks of 10,000 read once each); peak memory is the child's peak "
+            "resident set (`VmHWM`), imports and the obs names included.\n"
+        )
+        L.append(
+            "| file | size GB | seconds | peak RSS MB | RSS after imports MB | same numbers as in memory |"
+        )
+        L.append("|---|---:|---:|---:|---:|---|")
+        for kind, r in o["files"].items():
+            if "error" in r:
+                L.append(f"| {kind} | | | | | error: {r['error'][:80]} |")
+            else:
+                L.append(
+                    f"| backed {kind} | {r['size_gb']:.1f} | {r['seconds']:.1f} | "
+                    f"{r['peak_rss_mb']:.0f} | {r['rss_after_imports_mb']:.0f} | {r.get('identical_to_in_memory')} |"
+                )
+    g = res.get("scaling")
+    if g:
+        L.append(
+            f"\n## Scaling (row prefixes of {g['shape'][0]:,} x {g['shape'][1]:,} cells in memory, {g.get('nnz', 0):,} non-zeros, {g.get('matrix_gb', 0):.1f} GB)\n"
+        )
+        L.append("\n| samples | fc_sum s | floor s | x floor |")
+        L.append("|---:|---:|---:|---:|")
+        for r in g["scaling"]:
+            L.append(
+                f"| {r['samples']:,} | {r['fc_sum_s']:.4f} | {r['floor_s']:.4f} | {r['fc_sum_s'] / r['floor_s']:.2f} |"
+            )
+        if g.get("slope_fc_sum") is not None:
+            L.append(
+                f"\nLog-log slope of time vs samples (1e4 to 1e6): fc_sum **{g['slope_fc_sum']:.2f}**, floor "
+                f"{g['slope_floor']:.2f} (over 1e3 to 1e6, where fixed per-call costs weigh at the small end: "
+                f"{g['slope_fc_sum_all']:.2f} and {g['slope_floor_all']:.2f}). Plot: `benchmarks/scaling.png`.\n"
+            )
+    return "\n".join(L) + "\n"
+
+
+def _peer_line(r: dict[str, Any]) -> str:
+    if "ifnscore_s" not in r:
+        return f"| {r['label']} | - | - | - | - | - | skipped: {r.get('skipped', '')} |"
+    peer_s = f"{r['peer_s']:.3f}" if "peer_s" in r else "-"
+    speed = f"**{r['speedup']:.1f}x**" if "speedup" in r else "-"
+    ppk = f"{r['peer_peak_mb']:.0f}" if "peer_peak_mb" in r else "-"
+    num = r.get("numbers")
+    numbers = (
+        f"{'agree' if num['agree'] else 'differ'} (max abs diff {num['max_abs_diff']:.1e}, r = {num['pearson_r']:.5f})"
+        + (f"; {num['note']}" if not num["agree"] and num.get("note") else "")
+        if num
+        else ("semantics differ: timing only" if "peer_s" in r else (r.get("skipped") or ""))
+    )
+    return f"| {r['label']} | {r['ifnscore_s']:.3f} | {peer_s} | {speed} | {r['ifnscore_peak_mb']:.0f} | {ppk} | {numbers} |"
+
+
+def plot(res: dict[str, Any]) -> None:
+    g = res.get("scaling")
+    if not g:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = [r["samples"] for r in g["scaling"]]
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.loglog(
+        s,
+        [r["fc_sum_s"] for r in g["scaling"]],
+        "o-",
+        label=f"ifnscore fc_sum (slope {g['slope_fc_sum_all']:.2f})",
+    )
+    ax.loglog(
+        s,
+        [r["floor_s"] for r in g["scaling"]],
+        "s--",
+        label=f"floor: X @ w (slope {g['slope_floor_all']:.2f})",
+    )
+    ax.set_xlabel("samples (cells), 20,000 genes, CSR float32")
+    ax.text(0.02, 0.98, "floor: X @ w, float32 w", transform=ax.transAxes, va="top", fontsize=8)
+    ax.set_ylabel("seconds (median)")
+    ax.set_title("Time vs samples")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(PLOT, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sections", default="affine,peers,bulk,ooc,scaling")
+    ap.add_argument("--cells", type=int, default=100_000)
+    ap.add_argument("--genes", type=int, default=20_000)
+    ap.add_argument("--bulk", type=int, default=10_000, help="samples of the dense bulk cohort")
+    ap.add_argument("--gseapy-rows", type=int, default=500, help="bulk samples given to gseapy")
+    ap.add_argument("--big", type=int, default=1_000_000, help="cells of the out-of-core files")
+    ap.add_argument(
+        "--workdir", default="/tmp/ifnscore-bench", help="where the big files are cached"
+    )
+    ap.add_argument("--repeat", type=int, default=7, help="runs of fast calls")
+    ap.add_argument("--slow-repeat", type=int, default=2, help="runs of slow peers (> 10 s)")
+    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    args = ap.parse_args(argv)
+    res: dict[str, Any] = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
+    res.pop("big", None)  # the former name of the ooc + scaling sections
+    t0 = time.perf_counter()
+    for name in [s.strip() for s in args.sections.split(",") if s.strip()]:
+        fn = {
+            "affine": section_affine,
+            "peers": section_peers,
+            "bulk": section_bulk,
+            "ooc": section_ooc,
+            "scaling": section_scaling,
+        }[name]
+        res[name] = fn(args)
+        res[name]["seconds_total"] = time.perf_counter() - t0
+        res["machine"] = machine()
+        if not args.no_write:
+            from ifnscore._io_util import atomic_write
+
+            RESULTS_JSON.parent.mkdir(exist_ok=True)
+            atomic_write(
+                RESULTS_JSON, lambda p: p.write_text(json.dumps(res, indent=1, default=float))
+            )
+            atomic_write(RESULTS_MD, lambda p: p.write_text(render(res)))
+            plot(res)
+        log(f"section {name} done ({time.perf_counter() - t0:.0f} s so far)")
+    print(render(res))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
