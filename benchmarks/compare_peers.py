@@ -739,14 +739,12 @@ def _peer_line(r: dict[str, Any]) -> str:
     ppk = f"{r['peer_peak_mb']:.0f}" if "peer_peak_mb" in r else "-"
     num = r.get("numbers")
     if num:
-        verdict = (
-            "agree"
-            if num["agree"]
-            else f"differ in {num.get('n_differ', '?')} of {num.get('n', '?')} samples"
-        )
+        verdict = "agree" if num["agree"] else "differ"
+        if not num["agree"] and "n_differ" in num:
+            verdict += f" in {num['n_differ']:,} of {num['n']:,} samples"
+        rel = f", max rel diff {num['max_rel_diff']:.1e}" if "max_rel_diff" in num else ""
         numbers = (
-            f"{verdict} (max abs diff {num['max_abs_diff']:.1e}, max rel diff "
-            f"{num.get('max_rel_diff', float('nan')):.1e}, r = {num['pearson_r']:.5f})"
+            f"{verdict} (max abs diff {num['max_abs_diff']:.1e}{rel}, r = {num['pearson_r']:.5f})"
         )
         if not num["agree"] and num.get("note"):
             numbers += f"; {num['note']}"
