@@ -1,0 +1,66 @@
+"""Sphinx configuration for the ifnscore documentation.
+
+Builds offline (no intersphinx, no remote resources fetched at build time) with warnings as
+errors: ``make docs``. Pages that must not drift from the code (the signature table, the method
+pages, the command line, the API list, the benchmark results) are written at build time by
+``_ext/ifnscore_docgen.py`` into ``docs/generated/`` from the registry, the argument parser and
+``ifnscore.__all__``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # document this checkout, not an installed copy
+sys.path.insert(0, str(HERE / "_ext"))
+
+import ifnscore  # noqa: E402
+
+project = "ifnscore"
+author = "ifnscore developers"
+copyright = "ifnscore developers"  # noqa: A001
+release = ifnscore.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "myst_parser",
+    "ifnscore_docgen",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build", "_method_notes", "_ext", "Thumbs.db", ".DS_Store"]
+templates_path = ["_templates"]
+
+# MyST: $...$ and $$...$$ maths, ::: fences, heading anchors for cross-page links.
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+# API reference: autosummary writes one page per public name (docs/api/generated/).
+autosummary_generate = ["generated/api.md"]
+autosummary_imported_members = True
+autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_typehints = "none"  # numpydoc renders the types from the docstrings
+autodoc_member_order = "bysource"
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks: set[str] = set()
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"ifnscore {release}"
+html_static_path: list[str] = []
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": [],
+}
+html_last_updated_fmt = None

@@ -1,0 +1,227 @@
+"""Documentation contract.
+
+* Every public name (``ifnscore.__all__`` and the ``__all__`` of the public modules in it) has a
+  numpydoc docstring: functions with Parameters (when they take any), Returns (unless they return
+  None) and Examples, top-level functions that take arguments also with Raises; classes with
+  Examples and Parameters or Attributes; their public methods with Parameters/Returns where
+  they apply; exceptions and warnings with a sentence.
+* The pages that ``docs/_ext/ifnscore_docgen.py`` generates at build time cover the whole
+  registry (every signature, every method), every CLI subcommand and every public name.
+
+The Sphinx build itself (``make docs``, warnings as errors) runs in CI; these tests need no Sphinx.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import ifnscore
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+SECTION = re.compile(r"^([A-Z][A-Za-z ]+)\n-{3,}\s*$", re.MULTILINE)
+
+
+def _public(module: ModuleType) -> list[str]:
+    return [n for n in getattr(module, "__all__", ()) if not n.startswith("_")]
+
+
+def _public_objects() -> list[tuple[str, object]]:
+    out = []
+    for name in _public(ifnscore):
+        obj = getattr(ifnscore, name)
+        out.append((f"ifnscore.{name}", obj))
+        if inspect.ismodule(obj):
+            out += [(f"{obj.__name__}.{n}", getattr(obj, n)) for n in _public(obj)]
+    return out
+
+
+PUBLIC = _public_objects()
+FUNCTIONS = [(n, o) for n, o in PUBLIC if inspect.isfunction(o)]
+CLASSES = [
+    (n, o) for n, o in PUBLIC if inspect.isclass(o) and not issubclass(o, BaseException | Warning)
+]
+EXCEPTIONS = [
+    (n, o) for n, o in PUBLIC if inspect.isclass(o) and issubclass(o, BaseException | Warning)
+]
+
+
+def _sections(obj: object) -> set[str]:
+    return set(SECTION.findall(inspect.getdoc(obj) or ""))
+
+
+def _takes_arguments(func: object) -> bool:
+    params = list(inspect.signature(func).parameters.values())  # type: ignore[arg-type]
+    return any(p.name not in ("self", "cls") for p in params)
+
+
+def _returns_value(func: object) -> bool:
+    ann = inspect.signature(func).return_annotation  # type: ignore[arg-type]
+    return ann not in (None, "None")
+
+
+def _missing(func: object, *, examples: bool, raises: bool) -> list[str]:
+    have = _sections(func)
+    need = []
+    if _takes_arguments(func):
+        need.append("Parameters")
+    if _returns_value(func):
+        need.append("Returns")
+    if examples:
+        need.append("Examples")
+    if raises and _takes_arguments(func):
+        need.append("Raises")
+    return [s for s in need if s not in have]
+
+
+def test_the_public_surface_is_what_these_tests_inspect():
+    # Guards the collection above: if it found nothing, every test below would pass vacuously.
+    names = {n for n, _ in PUBLIC}
+    assert {"ifnscore.score", "ifnscore.calibrate", "ifnscore.Reference"} <= names
+    assert len(FUNCTIONS) >= 5
+    assert len(CLASSES) >= 2
+    assert len(EXCEPTIONS) >= 5
+
+
+@pytest.mark.parametrize(("name", "func"), FUNCTIONS, ids=[n for n, _ in FUNCTIONS])
+def test_public_function_docstring_has_numpydoc_sections(name, func):
+    top_level = name.count(".") == 1
+    missing = _missing(func, examples=True, raises=top_level)
+    assert not missing, f"{name}: docstring lacks the numpydoc section(s) {missing}"
+
+
+@pytest.mark.parametrize(("name", "cls"), CLASSES, ids=[n for n, _ in CLASSES])
+def test_public_class_docstring_has_numpydoc_sections(name, cls):
+    have = _sections(cls)
+    assert "Examples" in have, f"{name}: class docstring lacks an Examples section"
+    assert have & {"Parameters", "Attributes"}, (
+        f"{name}: class docstring lacks a Parameters or Attributes section"
+    )
+
+
+def _public_methods() -> list[tuple[str, object]]:
+    out = []
+    for cname, cls in CLASSES:
+        for mname, member in vars(cls).items():
+            if mname.startswith("_"):
+                continue
+            func = member.__func__ if isinstance(member, classmethod | staticmethod) else member
+            if inspect.isfunction(func):
+                out.append((f"{cname}.{mname}", func))
+    return out
+
+
+METHODS = _public_methods()
+
+
+@pytest.mark.parametrize(("name", "func"), METHODS, ids=[n for n, _ in METHODS])
+def test_public_method_docstring_has_numpydoc_sections(name, func):
+    assert inspect.getdoc(func), f"{name} has no docstring"
+    missing = _missing(func, examples=False, raises=False)
+    assert not missing, f"{name}: docstring lacks the numpydoc section(s) {missing}"
+
+
+@pytest.mark.parametrize(("name", "exc"), EXCEPTIONS, ids=[n for n, _ in EXCEPTIONS])
+def test_public_exception_has_a_docstring(name, exc):
+    doc = exc.__doc__ or ""
+    assert doc.strip(), f"{name} has no docstring"
+    assert doc is not Exception.__doc__ and doc is not Warning.__doc__
+
+
+def test_section_parser_catches_a_missing_section():
+    def documented(x: int) -> int:
+        """Double.
+
+        Parameters
+        ----------
+        x : int
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> 1
+        1
+        """
+        return 2 * x
+
+    def undocumented(x: int) -> int:
+        """Double."""
+        return 2 * x
+
+    assert _missing(documented, examples=True, raises=False) == []
+    assert _missing(undocumented, examples=True, raises=True) == [
+        "Parameters",
+        "Returns",
+        "Examples",
+        "Raises",
+    ]
+
+
+# --------------------------------------------------------------------------- generated pages
+@pytest.fixture(scope="module")
+def docgen():
+    path = DOCS / "_ext" / "ifnscore_docgen.py"
+    spec = importlib.util.spec_from_file_location("ifnscore_docgen", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["ifnscore_docgen"] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop("ifnscore_docgen", None)
+
+
+def test_signature_page_lists_every_signature_with_genes_and_limits(docgen):
+    text = docgen.page_signatures()
+    for name in ifnscore.list_signatures().index:
+        sig = ifnscore.get_signature(name)
+        assert f"(sig-{name})=" in text
+        for gene in sig.genes:
+            assert gene in text
+        for t in sig.thresholds:
+            assert f"`{t.method}` **{t.value:g}**" in text
+    assert "[doi:10.1016/S1474-4422(13)70258-8](<https://doi.org/10.1016/S1474-4422(13)70258-8>)" in text
+
+
+def test_every_method_has_a_generated_page_and_hand_written_notes(docgen):
+    toc = docgen.page_methods_toc()
+    for name in ifnscore.list_methods().index:
+        assert f"/generated/methods/{name}" in toc
+        page = docgen.page_method(name)
+        assert ifnscore.list_methods().loc[name, "formula"] in page
+        assert (DOCS / "_method_notes" / f"{name}.md").is_file(), (
+            f"method {name!r} has no hand-written notes docs/_method_notes/{name}.md "
+            "(maths, the peer it matches and to what tolerance, cost)"
+        )
+
+
+def test_cli_page_shows_every_subcommand(docgen):
+    from ifnscore.cli import build_parser
+
+    text = docgen.page_cli()
+    subs = docgen._subcommands(build_parser())
+    assert subs
+    for name, parser in subs:
+        assert f"### `ifnscore {name}`" in text
+        assert parser.format_usage().split()[1] in text
+
+
+def test_api_page_lists_every_public_name(docgen):
+    text = docgen.page_api()
+    for name, obj in PUBLIC:
+        if callable(obj):
+            assert f"   {name.rsplit('.', 1)[1]}\n" in text, name
+
+
+def test_performance_page_includes_results_when_they_exist(docgen, tmp_path, monkeypatch):
+    monkeypatch.setattr(docgen, "RESULTS", tmp_path / "RESULTS.md")
+    assert "compare_peers.py" in docgen.page_results()
+    (tmp_path / "RESULTS.md").write_text("# Results\n", encoding="utf-8")
+    assert "{include} /../benchmarks/RESULTS.md" in docgen.page_results()
