@@ -1,6 +1,7 @@
 # ifnscore developer commands. On a fresh machine with Python >= 3.11 and pip:
 #   make demo    create .venv, install ifnscore, score the bundled example cohort
 #   make test    run the test suite (installs the test extras first)
+#   make docs    build the documentation site offline, warnings as errors (docs/_build/html)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -30,5 +31,12 @@ lint: install
 	$(BIN)/ruff check ifnscore tests benchmarks
 	$(BIN)/ruff format --check ifnscore
 
+# `make docs` installs the docs extra on top of EXTRAS (CI's EXTRAS already holds it).
+DOCS_EXTRAS = $(if $(filter docs,$(subst $(comma), ,$(EXTRAS))),$(EXTRAS),$(EXTRAS)$(comma)docs)
+
+docs:
+	$(MAKE) install EXTRAS="$(DOCS_EXTRAS)"
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache docs/_build ifnscore_demo_scores.csv
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache docs/_build docs/generated ifnscore_demo_scores.csv

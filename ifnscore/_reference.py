@@ -180,6 +180,19 @@ class Reference:
         With ``partitions=True``: one row per signature and control group (from
         ``calibrate(..., groups=)``), with each group's limit, CI, outliers and whether
         Harris & Boyd's test warrants partitioning.
+
+        Parameters
+        ----------
+        partitions : bool
+            One row per signature and control group instead of one per signature.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by signature (and group, with ``partitions=True``): ``method``,
+            ``cohort_dependent``, ``n_genes``, ``upper_limit``, ``limit_source``,
+            ``limit_rule``, ``controls_limit``, ``n_controls``, the controls' median, mean
+            and SD, the controls' limit rule, CI and outliers, and ``partitioned``.
         """
         if partitions:
             return _partition_summary(self)
@@ -220,6 +233,15 @@ class Reference:
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
+        """The JSON-serialisable form that :meth:`save` writes.
+
+        Returns
+        -------
+        dict
+            Schema name and version, ifnscore version, creation time, method and its options,
+            scale, number and names of the controls, per-gene parameters and, per signature,
+            its genes, limits and the controls' scores.
+        """
         return {
             "schema": SCHEMA,
             "schema_version": self.schema_version,
@@ -237,14 +259,39 @@ class Reference:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the reference as JSON, atomically (a failure never leaves a partial file).
 
-        Returns the path written.
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (conventionally ``.json``); its folder is created if needed.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
         """
         text = json.dumps(self.to_dict(), indent=1, allow_nan=False)
         return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, source: str = "reference") -> Reference:
-        """Build and validate a reference from its JSON dictionary."""
+        """Build and validate a reference from its JSON dictionary.
+
+        Parameters
+        ----------
+        d : Mapping
+            A dictionary as made by :meth:`to_dict`.
+        source : str
+            How to name the origin in error messages (e.g. the file name).
+
+        Returns
+        -------
+        Reference
+
+        Raises
+        ------
+        ifnscore.errors.ReferenceError
+            If a field is missing or invalid, or the schema version is newer than this ifnscore.
+        """
         try:
             if d.get("schema") != SCHEMA:
                 raise ReferenceError(
@@ -326,6 +373,15 @@ class Reference:
     def load(cls, path: str | os.PathLike) -> Reference:
         """Read a reference saved by :meth:`save`, validating every field.
 
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A JSON file written by :meth:`save`.
+
+        Returns
+        -------
+        Reference
+
         Raises
         ------
         ifnscore.errors.ReferenceError
@@ -353,7 +409,26 @@ class Reference:
         matches: Mapping[str, tuple[GeneMatch, ...]],
         options: Mapping[str, Any],
     ) -> None:
-        """Raise :class:`ReferenceMismatchError` unless this reference fits the request."""
+        """Raise :class:`~ifnscore.errors.ReferenceMismatchError` unless this reference fits the request.
+
+        Parameters
+        ----------
+        expr : Expression
+            The validated data to be scored.
+        sigs : sequence of Signature
+            The signatures requested.
+        method : Method
+            The scoring method requested.
+        matches : Mapping
+            Per signature, how each of its genes was matched in the data.
+        options : Mapping
+            The method options requested.
+
+        Raises
+        ------
+        ifnscore.errors.ReferenceMismatchError
+            If the method, scale, options, signatures or genes found differ from the reference's.
+        """
         if method.name != self.method:
             raise ReferenceMismatchError(
                 f"The reference was calibrated for method={self.method!r}, but method={method.name!r} was "
@@ -495,6 +570,19 @@ def calibrate(
     -----
     With ``rule="mean+2sd"`` the limit is :math:`\bar s + 2\,\mathrm{SD}(s)` over the controls'
     scores :math:`s` (Rice et al. 2013 derived 2.466 this way from 29 controls).
+
+    Examples
+    --------
+    >>> import ifnscore
+    >>> counts, samples = ifnscore.datasets.load_example(as_frame=True)
+    >>> controls = counts[samples["group"] == "control"]
+    >>> ref = ifnscore.calibrate(controls, signature="rice6", method="fc_sum")
+    >>> ref.upper_limit  # the published limit for rice6 / fc_sum
+    12.49
+    >>> round(ref.signatures["rice6"].limits["controls"].value, 2)  # the controls' own
+    12.81
+    >>> ifnscore.calibrate(controls, signature="rice6", upper_limit="controls").upper_limit > 12
+    True
     """
     meth = get_method(method)
     check_options(meth, options)

@@ -97,14 +97,31 @@ class Signature:
         return self.genes + self.down
 
     def published_limit(self, method: str) -> Threshold | None:
-        """The published upper limit for ``method``, or ``None`` when the source gives none."""
+        """The published upper limit for ``method``, or ``None`` when the source gives none.
+
+        Parameters
+        ----------
+        method : str
+            A method name, e.g. ``"fc_median"``.
+
+        Returns
+        -------
+        Threshold or None
+            The limit with its rule, source and DOI.
+        """
         for t in self.thresholds:
             if t.method == method:
                 return t
         return None
 
     def to_dict(self) -> dict:
-        """A JSON-serialisable description (used in saved references)."""
+        """A JSON-serialisable description (used in saved references).
+
+        Returns
+        -------
+        dict
+            ``name``, ``genes``, ``down``, ``title``, ``citation`` and ``doi``.
+        """
         return {
             "name": self.name,
             "genes": list(self.genes),
@@ -185,10 +202,30 @@ def list_signatures() -> pd.DataFrame:
 def get_signature(name: str) -> Signature:
     """Return a published signature by name (see :func:`list_signatures`).
 
+    Parameters
+    ----------
+    name : str
+        A registry name such as ``"rice6"`` (a :class:`Signature` is returned as it is).
+
+    Returns
+    -------
+    Signature
+        The genes with their provenance: tissue, platform, source formula, published
+        thresholds and citation.
+
     Raises
     ------
     ifnscore.errors.SignatureError
         If no signature of that name is shipped.
+
+    Examples
+    --------
+    >>> import ifnscore
+    >>> sig = ifnscore.get_signature("ifngs4")
+    >>> sig.genes
+    ('IFI27', 'IFI44', 'IFI44L', 'RSAD2')
+    >>> sig.doi
+    '10.1136/annrheumdis-2021-221425'
     """
     reg = _registry()
     if isinstance(name, Signature):

@@ -225,3 +225,22 @@ def test_performance_page_includes_results_when_they_exist(docgen, tmp_path, mon
     assert "compare_peers.py" in docgen.page_results()
     (tmp_path / "RESULTS.md").write_text("# Results\n", encoding="utf-8")
     assert "{include} /../benchmarks/RESULTS.md" in docgen.page_results()
+
+
+# --------------------------------------------------------------------------- page examples
+FENCE = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+PAGES = sorted(p for p in DOCS.glob("*.md") if FENCE.search(p.read_text(encoding="utf-8")))
+
+
+def test_pages_with_python_examples_are_found():
+    assert DOCS / "getting-started.md" in PAGES
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_python_examples_in_pages_run(page, tmp_path, monkeypatch):
+    """Every ```python block of a hand-written page runs, in order, in one namespace per page."""
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+    for i, block in enumerate(FENCE.findall(page.read_text(encoding="utf-8"))):
+        code = compile(block, f"{page.name}[python block {i + 1}]", "exec")
+        exec(code, namespace)

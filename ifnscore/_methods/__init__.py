@@ -152,6 +152,14 @@ def check_options(method: Method, options: Mapping[str, Any]) -> None:
 def list_methods() -> pd.DataFrame:
     """The scoring methods, one row each, with what they need and where they come from.
 
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by method name, with ``kind`` (``"gene"``: the signature's columns only;
+        ``"rows"``: whole rows), ``space`` (the scale the formula works on),
+        ``needs_reference``, ``cohort_dependent``, ``signed``, ``options`` (defaults),
+        ``formula`` (LaTeX) and ``citation``.
+
     Examples
     --------
     >>> import ifnscore

@@ -26,10 +26,21 @@ __all__ = ["Cohort", "example_files", "load_example", "simulate_cohort", "simula
 
 
 def example_files() -> dict[str, Path]:
-    """Paths of the bundled example files.
+    """Paths of the bundled example files, to try the file readers and the command line.
 
-    ``counts`` (genes x samples CSV, gzip), ``samples`` (sample metadata CSV) and
-    ``treatments`` (treatment periods CSV).
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``counts`` (genes x samples CSV, gzip), ``samples`` (sample metadata CSV) and
+        ``treatments`` (treatment periods CSV).
+
+    Examples
+    --------
+    >>> from ifnscore import datasets
+    >>> sorted(datasets.example_files())
+    ['counts', 'samples', 'treatments']
+    >>> datasets.example_files()["counts"].name
+    'example_counts.csv.gz'
     """
     base = resources.files("ifnscore.datasets") / "data"
     return {
@@ -48,6 +59,12 @@ def load_example(*, as_frame: bool = False) -> Any:
         If True, return ``(counts, samples)`` DataFrames (samples x genes integer counts,
         and the sample metadata). If False (default), an AnnData with the counts in ``X``,
         the metadata in ``obs`` and the treatment periods in ``uns["treatments"]``.
+
+    Returns
+    -------
+    anndata.AnnData or tuple of pandas.DataFrame
+        99 samples x 2,000 genes of integer counts (simulated whole-blood RNA-seq; HGNC
+        symbols), with the sample metadata ``group``, ``patient``, ``day`` and ``cmas``.
 
     Examples
     --------

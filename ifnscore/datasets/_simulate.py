@@ -108,7 +108,27 @@ CASE_PATIENT = "JDM01"
 
 @dataclass(frozen=True)
 class Cohort:
-    """A simulated cohort: counts (samples x genes), sample metadata, treatment periods."""
+    """A simulated cohort, as :func:`simulate_cohort` returns it.
+
+    Attributes
+    ----------
+    counts : pandas.DataFrame
+        Integer counts, samples x genes (HGNC symbols).
+    samples : pandas.DataFrame
+        Sample metadata: ``group``, ``patient``, ``day``, ``cmas`` and the simulated
+        ``ifn_activity``.
+    treatments : pandas.DataFrame
+        Treatment periods: ``patient``, ``drug``, ``start``, ``stop`` (days; NaN = ongoing).
+    genes : pandas.DataFrame
+        The gene universe: symbol, Entrez and Ensembl IDs.
+
+    Examples
+    --------
+    >>> from ifnscore import datasets
+    >>> cohort = datasets.simulate_cohort(n_controls=3, n_jdm=2, n_sle=2, seed=7)
+    >>> list(cohort.treatments["drug"])
+    ['methylprednisolone', 'prednisolone', 'baricitinib']
+    """
 
     counts: pd.DataFrame
     samples: pd.DataFrame
@@ -154,6 +174,15 @@ def simulate_cohort(
         ``counts`` (int64 DataFrame, samples x genes, HGNC symbols), ``samples`` (metadata:
         ``group``, ``patient``, ``day``, ``cmas``, ``ifn_activity``), ``treatments`` (patient,
         drug, start, stop in days) and ``genes`` (symbol, Entrez and Ensembl IDs).
+
+    Examples
+    --------
+    >>> from ifnscore import datasets
+    >>> cohort = datasets.simulate_cohort(n_controls=5, n_jdm=3, n_sle=0, case_patient=False, seed=1)
+    >>> cohort.counts.shape[0]
+    8
+    >>> cohort.samples["group"].value_counts().to_dict()
+    {'control': 5, 'JDM': 3}
     """
     rng = np.random.default_rng(seed)
     genes = _gene_universe()
