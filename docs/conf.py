@@ -20,7 +20,7 @@ import ifnscore  # noqa: E402
 
 project = "ifnscore"
 author = "ifnscore developers"
-copyright = "ifnscore developers"  # noqa: A001
+copyright = "ifnscore developers"
 release = ifnscore.__version__
 version = release
 
@@ -69,3 +69,17 @@ html_theme_options = {
     "footer_end": [],
 }
 html_last_updated_fmt = None
+# Pages without sub-pages get no (empty) left sidebar.
+html_sidebars = {
+    page: []
+    for page in (
+        "index",
+        "getting-started",
+        "concepts",
+        "signatures",
+        "formats",
+        "cli",
+        "performance",
+        "changelog",
+    )
+}

@@ -129,9 +129,8 @@ def test_public_method_docstring_has_numpydoc_sections(name, func):
 
 @pytest.mark.parametrize(("name", "exc"), EXCEPTIONS, ids=[n for n, _ in EXCEPTIONS])
 def test_public_exception_has_a_docstring(name, exc):
-    doc = exc.__doc__ or ""
-    assert doc.strip(), f"{name} has no docstring"
-    assert doc is not Exception.__doc__ and doc is not Warning.__doc__
+    # A class's __doc__ is not inherited, so this fails for an exception without its own.
+    assert (exc.__doc__ or "").strip(), f"{name} has no docstring"
 
 
 def test_section_parser_catches_a_missing_section():
@@ -187,7 +186,10 @@ def test_signature_page_lists_every_signature_with_genes_and_limits(docgen):
             assert gene in text
         for t in sig.thresholds:
             assert f"`{t.method}` **{t.value:g}**" in text
-    assert "[doi:10.1016/S1474-4422(13)70258-8](<https://doi.org/10.1016/S1474-4422(13)70258-8>)" in text
+    assert (
+        "[doi:10.1016/S1474-4422(13)70258-8](<https://doi.org/10.1016/S1474-4422(13)70258-8>)"
+        in text
+    )
 
 
 def test_every_method_has_a_generated_page_and_hand_written_notes(docgen):

@@ -74,16 +74,16 @@ def page_signatures() -> str:
 
     table = ifnscore.list_signatures()
     out = [
-        "| name | genes | tissue | platform | published limits | source |",
-        "|---|---|---|---|---|---|",
+        "| name | genes | platform | published limits | source |",
+        "|---|---|---|---|---|",
     ]
     for name in table.index:
         sig = ifnscore.get_signature(name)
         limits = "; ".join(f"`{t.method}` {t.value:g}" for t in sig.thresholds) or "none"
-        source = _doi(sig.doi) or _cell(sig.citation)
+        source = _doi(sig.doi) or _cell(re.split(r"[(:]", sig.citation)[0].strip())
         out.append(
-            f"| [`{name}`](#sig-{name}) | {_cell(', '.join(sig.genes))} | {_cell(sig.tissue)} "
-            f"| {_cell(sig.platform)} | {limits} | {source} |"
+            f"| [`{name}`](#sig-{name}) | {_cell(', '.join(sig.genes))} "
+            f"| {_cell(sig.platform)}, {_cell(sig.tissue)} | {limits} | {source} |"
         )
     out.append("")
     for name in table.index:
@@ -123,7 +123,7 @@ def page_signatures() -> str:
 
 # --------------------------------------------------------------------------- methods
 def _method_family(row: object) -> str:
-    if getattr(row, "needs_reference"):
+    if row["needs_reference"]:  # type: ignore[index]
         return "reference-relative (needs a healthy-control reference)"
     return "single-sample (no reference needed)"
 
@@ -300,7 +300,7 @@ def page_api() -> str:
         "(api)=",
         "# API reference",
         "",
-        "Everything below is public and stable within a minor version; names starting with an "
+        "Everything below is public; names starting with an "
         "underscore are private. Generated from `ifnscore.__all__` at build time. "
         f"This is ifnscore {ifnscore.__version__} (`ifnscore.__version__`).",
         "",
