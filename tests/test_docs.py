@@ -222,11 +222,20 @@ def test_api_page_lists_every_public_name(docgen):
             assert f"   {name.rsplit('.', 1)[1]}\n" in text, name
 
 
-def test_performance_page_includes_results_when_they_exist(docgen, tmp_path, monkeypatch):
+def test_performance_page_shows_results_when_they_exist(docgen, tmp_path, monkeypatch):
     monkeypatch.setattr(docgen, "RESULTS", tmp_path / "RESULTS.md")
-    assert "compare_peers.py" in docgen.page_results()
-    (tmp_path / "RESULTS.md").write_text("# Results\n", encoding="utf-8")
-    assert "{include} /../benchmarks/RESULTS.md" in docgen.page_results()
+    assert "python benchmarks/compare_peers.py" in docgen.page_results()
+    (tmp_path / "RESULTS.md").write_text(
+        "# Results\n\n![plot](scaling.png) by [the script](compare_peers.py), "
+        "[doi](https://doi.org/10.1/x)\n\n```text\n# not a heading [x](y)\n```\n",
+        encoding="utf-8",
+    )
+    text = docgen.page_results()
+    assert text.startswith("## Results\n")
+    assert "![plot](/../benchmarks/scaling.png)" in text
+    assert "{download}`the script </../benchmarks/compare_peers.py>`" in text
+    assert "[doi](https://doi.org/10.1/x)" in text
+    assert "# not a heading [x](y)\n" in text
 
 
 # --------------------------------------------------------------------------- page examples

@@ -11,7 +11,8 @@ At build time (Sphinx ``builder-inited``, before autosummary looks for stubs) th
 * ``cli.inc`` - the help of ``ifnscore`` and of every subcommand, from
   :func:`ifnscore.cli.build_parser`;
 * ``api.md`` - autosummary of every name in ``ifnscore.__all__`` and of the public modules;
-* ``results.inc`` - an include of ``benchmarks/RESULTS.md`` when it exists, else how to make it.
+* ``results.inc`` - ``benchmarks/RESULTS.md`` when it exists (read at every build, headings one
+  level down, links re-pointed), else how to make it.
 
 Files are rewritten only when their text changes, so incremental builds stay incremental.
 The ``page_*`` functions return text and need no Sphinx, so the test suite can call them.
@@ -322,23 +323,45 @@ def page_api() -> str:
 
 
 # --------------------------------------------------------------------------- performance
+_FENCE = re.compile(r"^(```|~~~)")
+_LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def _results_link(m: re.Match[str]) -> str:
+    """Point a relative link or image of RESULTS.md at its file beside RESULTS.md."""
+    bang, text, target = m.groups()
+    if re.match(r"^[a-z][a-z0-9+.-]*:|^#|^/", target, re.IGNORECASE):
+        return m.group(0)  # a URL, an anchor or an absolute path: as written
+    path = "/../benchmarks/" + target  # "/" = the docs source folder in Sphinx
+    if bang:
+        return f"![{text}]({path})"
+    return f"{{download}}`{text} <{path}>`"  # the file itself, downloadable from the page
+
+
 def page_results() -> str:
-    """Include ``benchmarks/RESULTS.md`` when it exists; else say how it is made."""
-    if RESULTS.is_file():
-        return "\n".join(
-            [
-                "```{include} /../benchmarks/RESULTS.md",
-                ":heading-offset: 1",
-                ":relative-images:",
-                "```",
-                "",
-            ]
+    """``benchmarks/RESULTS.md`` as it is at build time, else how to make it.
+
+    Its headings move down one level (the page has its own title), its images and links to
+    files beside it (the scaling plot, the script) are re-pointed at ``benchmarks/`` so they
+    resolve from the documentation, and nothing else changes.
+    """
+    if not RESULTS.is_file():
+        return (
+            "No benchmark results are in this checkout yet: `python benchmarks/compare_peers.py` "
+            "writes them to `benchmarks/RESULTS.md`, and the next documentation build shows "
+            "them here.\n"
         )
-    return (
-        "No benchmark results are in this checkout yet: `python benchmarks/compare_peers.py` "
-        "writes them to `benchmarks/RESULTS.md`, and the next documentation build shows them "
-        "here.\n"
-    )
+    out = []
+    fenced = False
+    for line in RESULTS.read_text(encoding="utf-8").splitlines():
+        if _FENCE.match(line.lstrip()):
+            fenced = not fenced
+        elif not fenced:
+            if line.startswith("#"):
+                line = "#" + line
+            line = _LINK.sub(_results_link, line)
+        out.append(line)
+    return "\n".join(out) + "\n"
 
 
 # --------------------------------------------------------------------------- writing
