@@ -288,21 +288,43 @@ def _autosummary(module: str, names: list[str]) -> list[str]:
     ]
 
 
+#: Public modules left out of the API reference: the command line has its own page.
+NOT_API = {"cli", "__main__"}
+
+
+def public_modules() -> list[ModuleType]:
+    """The modules named in ``ifnscore.__all__``, then the other public submodules."""
+    import importlib
+    import pkgutil
+
+    import ifnscore
+
+    names = [n for n in _public(ifnscore) if inspect.ismodule(getattr(ifnscore, n))]
+    for info in pkgutil.iter_modules(ifnscore.__path__):
+        if not info.name.startswith("_") and info.name not in NOT_API and info.name not in names:
+            names.append(info.name)
+    return [importlib.import_module(f"ifnscore.{n}") for n in names]
+
+
 def page_api() -> str:
-    """Autosummary of ``ifnscore.__all__``, then of each public module in it."""
+    """Autosummary of ``ifnscore.__all__``, then of every public module's ``__all__``."""
     import ifnscore
 
     top = _public(ifnscore)
-    modules = [n for n in top if inspect.ismodule(getattr(ifnscore, n))]
     classes = [n for n in top if inspect.isclass(getattr(ifnscore, n))]
-    functions = [n for n in top if n not in modules and n not in classes]
-    functions = [n for n in functions if callable(getattr(ifnscore, n))]
+    functions = [
+        n
+        for n in top
+        if n not in classes
+        and callable(getattr(ifnscore, n))
+        and not inspect.ismodule(getattr(ifnscore, n))
+    ]
     out = [
         "(api)=",
         "# API reference",
         "",
-        "Everything below is public; names starting with an "
-        "underscore are private. Generated from `ifnscore.__all__` at build time. "
+        "Everything below is public; names starting with an underscore are private. Generated "
+        "at build time from `ifnscore.__all__` and the `__all__` of each public module. "
         f"This is ifnscore {ifnscore.__version__} (`ifnscore.__version__`).",
         "",
         "## Functions",
@@ -312,13 +334,17 @@ def page_api() -> str:
         "",
         *_autosummary("ifnscore", classes),
     ]
-    for mod_name in modules:
-        mod = getattr(ifnscore, mod_name)
-        full = mod.__name__
+    for mod in public_modules():
         doc = inspect.getdoc(mod) or ""
         first = doc.split("\n\n")[0].replace("\n", " ")
-        out += [f"## `{full}`", "", first, ""]
-        out += _autosummary(full, _public(mod))
+        # names re-exported at the top level are documented there once
+        own = [n for n in _public(mod) if getattr(ifnscore, n, None) is not getattr(mod, n)]
+        again = [n for n in _public(mod) if n not in own]
+        out += [f"## `{mod.__name__}`", "", first, ""]
+        if again:
+            listed = ", ".join(f"{{obj}}`ifnscore.{n}`" for n in again)
+            out += [f"Also here, documented above: {listed}.", ""]
+        out += _autosummary(mod.__name__, own)
     return "\n".join(out)
 
 
