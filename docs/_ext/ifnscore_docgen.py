@@ -129,6 +129,21 @@ def _method_family(row: object) -> str:
     return "single-sample (no reference needed)"
 
 
+_SPACE = {
+    "linear": "the linear scale (CPM for counts; log data back-transformed)",
+    "log2": "$\\log_2(x + 1)$ (log data used as they are)",
+    "data": "the values as given (ranks or cohort statistics)",
+}
+
+
+def _dependence(cohort: bool, reference: bool) -> str:
+    if cohort:
+        return "**yes**: a sample's score changes with the other samples scored with it"
+    return "no: a sample's score depends only on that sample" + (
+        " and the reference" if reference else ""
+    )
+
+
 def page_method(name: str) -> str:
     """One method's page: its registry metadata, then its hand-written notes."""
     import ifnscore
@@ -143,8 +158,8 @@ def page_method(name: str) -> str:
         "|---|---|",
         f"| family | {_method_family(row)} |",
         f"| needs | {'whole rows (all genes of each sample)' if row['kind'] == 'rows' else 'the signature genes only'} |",
-        f"| per-gene values on | {_cell(row['space'])} scale |",
-        f"| cohort-dependent | {'**yes**: a sample' + chr(39) + 's score changes with the other samples scored with it' if cohort else 'no: a sample' + chr(39) + 's score depends only on that sample (and the reference)'} |",
+        f"| works on | {_SPACE.get(str(row['space']), _cell(row['space']))} |",
+        f"| cohort-dependent | {_dependence(cohort, bool(row['needs_reference']))} |",
         f"| signed signatures (up/down) | {'yes' if row['signed'] else 'no'} |",
         f"| options (defaults) | {_cell(row['options']) or 'none'} |",
         "",
