@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import json
 import pkgutil
 import re
 import sys
@@ -250,6 +251,16 @@ def test_performance_page_shows_results_when_they_exist(docgen, tmp_path, monkey
     assert "{download}`the script </../benchmarks/compare_peers.py>`" in text
     assert "[doi](https://doi.org/10.1/x)" in text
     assert "# not a heading [x](y)\n" in text
+
+
+def test_notebooks_are_listed_when_there_are_some(docgen, tmp_path, monkeypatch):
+    monkeypatch.setattr(docgen, "NOTEBOOKS", tmp_path)
+    assert docgen.page_notebooks() == ""
+    cell = {"cell_type": "markdown", "source": ["# Quick start\n", "\n", "Score a cohort.\n"]}
+    (tmp_path / "01_quick.ipynb").write_text(json.dumps({"cells": [cell]}), encoding="utf-8")
+    text = docgen.page_notebooks()
+    assert "{download}`01_quick.ipynb </../notebooks/01_quick.ipynb>`" in text
+    assert ": **Quick start**. Score a cohort." in text
 
 
 # --------------------------------------------------------------------------- page examples
