@@ -87,6 +87,17 @@ class Followup:
     time_unit : str
     clinical : tuple of str
     signature : str or None
+
+    Examples
+    --------
+    >>> import ifnscore
+    >>> counts, samples = ifnscore.datasets.load_example(as_frame=True)
+    >>> ref = ifnscore.calibrate(counts[samples["group"] == "control"], signature="rice6")
+    >>> fu = ifnscore.follow(ifnscore.score(counts, reference=ref), samples)
+    >>> fu.patients
+    ['JDM01']
+    >>> fu.patient("JDM01")["time"].tolist()
+    [0.0, 14.0, 28.0, 56.0, 84.0, 112.0, 168.0, 252.0, 365.0]
     """
 
     visits: pd.DataFrame
@@ -105,7 +116,23 @@ class Followup:
         return [str(p) for p in self.summary.index]
 
     def patient(self, name: str) -> pd.DataFrame:
-        """The visits of one patient (a copy)."""
+        """The visits of one patient (a copy).
+
+        Parameters
+        ----------
+        name : str
+            A followed patient (see :attr:`patients`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            That patient's rows of :attr:`visits`, in time order.
+
+        Raises
+        ------
+        ifnscore.errors.InputError
+            If ``name`` is not a followed patient.
+        """
         if name not in self.summary.index:
             raise InputError(
                 f"patient={name!r} is not among the followed patients {self.patients[:10]}"

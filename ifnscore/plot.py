@@ -384,12 +384,16 @@ def cohort(
     upper_limit
         Default: the limit recorded by :func:`ifnscore.score`. Without one, no line or
         fractions are drawn.
+    signature
+        Which signature to draw when ``scores`` holds several (default: its only one).
     order
         Group order (default: sorted by median score, lowest first).
     log
         Logarithmic axis: ``None`` (default) when all scores are positive.
     title, ylabel
         Title and score-axis label (default ``"IFN score (<signature>)"``).
+    width, height
+        Figure size in inches (default width: grows with the number of groups).
     seed
         Seed of the horizontal jitter of the points (deterministic figures).
 
@@ -398,6 +402,16 @@ def cohort(
     matplotlib.figure.Figure
         One Axes with the boxes, the points, the dashed limit line and a text per group
         ``"NN% ≥ limit (k/n)"``.
+
+    Examples
+    --------
+    >>> import ifnscore
+    >>> from ifnscore import plot
+    >>> counts, samples = ifnscore.datasets.load_example(as_frame=True)
+    >>> ref = ifnscore.calibrate(counts[samples["group"] == "control"], signature="rice6")
+    >>> fig = plot.cohort(ifnscore.score(counts, reference=ref), samples["group"])
+    >>> fig.axes[0].get_yscale()
+    'log'
     """
     _mpl()
     import matplotlib as mpl
@@ -646,6 +660,8 @@ def gene_heatmap(
     title
         ``"auto"`` (default): names what is shown (fold change, z-score or log expression);
         ``None`` for no title.
+    width, height
+        Figure size in inches (default: from the number of samples and genes).
     labels
         Show sample names (default: when there are at most 40 samples).
 
@@ -654,6 +670,16 @@ def gene_heatmap(
     matplotlib.figure.Figure
         Axes: the heatmap (an image), the colour bar, and the group strip when ``groups`` is
         given.
+
+    Examples
+    --------
+    >>> import ifnscore
+    >>> from ifnscore import plot
+    >>> counts, samples = ifnscore.datasets.load_example(as_frame=True)
+    >>> ref = ifnscore.calibrate(counts[samples["group"] == "control"], signature="rice6")
+    >>> fig = plot.gene_heatmap(plot.gene_values(counts, ref), groups=samples["group"])
+    >>> len(fig.axes) >= 2  # the heatmap and its colour bar, at least
+    True
     """
     _mpl()
     import matplotlib as mpl
@@ -783,6 +809,10 @@ def calibration(
         Which of the reference's signatures (default: its only one).
     bins
         Histogram bins (``numpy.histogram_bin_edges`` rule or a count).
+    title
+        Figure title (default: "Healthy reference: <signature>, <method>").
+    width, height
+        Figure size in inches.
 
     Returns
     -------
@@ -791,6 +821,16 @@ def calibration(
         in use, a dashed one at the controls' own limit when that differs, and a shaded band for
         the limit's confidence interval when the limit records one (``details["ci"] = (low,
         high)``, or ``details["ci_low"]``/``details["ci_high"]``).
+
+    Examples
+    --------
+    >>> import ifnscore
+    >>> from ifnscore import plot
+    >>> counts, samples = ifnscore.datasets.load_example(as_frame=True)
+    >>> ref = ifnscore.calibrate(counts[samples["group"] == "control"], signature="rice6")
+    >>> fig = plot.calibration(ref)
+    >>> len(fig.axes)
+    1
     """
     _mpl()
     import matplotlib as mpl
