@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 DOCS = Path(__file__).resolve().parent.parent
 GENERATED = DOCS / "generated"
@@ -138,6 +139,13 @@ _SPACE = {
 }
 
 
+def _needs(row: Any) -> str:
+    whole = row.get("needs_whole_rows", row["kind"] == "rows")
+    if whole:
+        return "every gene of each sample (whole rows)"
+    return "the signature genes' columns only"
+
+
 def _dependence(cohort: bool, reference: bool) -> str:
     if cohort:
         return "**yes**: a sample's score changes with the other samples scored with it"
@@ -159,7 +167,7 @@ def page_method(name: str) -> str:
         "| property | value |",
         "|---|---|",
         f"| family | {_method_family(row)} |",
-        f"| needs | {'whole rows (all genes of each sample)' if row['kind'] == 'rows' else 'the signature genes only'} |",
+        f"| needs | {_needs(row)} |",
         f"| works on | {_SPACE.get(str(row['space']), _cell(row['space']))} |",
         f"| cohort-dependent | {_dependence(cohort, bool(row['needs_reference']))} |",
         f"| signed signatures (up/down) | {'yes' if row['signed'] else 'no'} |",
