@@ -263,6 +263,17 @@ def test_notebooks_are_listed_when_there_are_some(docgen, tmp_path, monkeypatch)
     assert ": **Quick start**. Score a cohort." in text
 
 
+def test_pages_added_to_docs_get_a_table_of_contents(docgen, tmp_path, monkeypatch):
+    assert docgen.page_more_toc() == ""  # every page of this checkout is in index.md
+    for page in ("index.md", "concepts.md", "intervals_simulation.md"):
+        (tmp_path / page).write_text("# x\n", encoding="utf-8")
+    toc = "```{toctree}\n:maxdepth: 2\n\nconcepts\nAPI </generated/api>\n```\n"
+    (tmp_path / "index.md").write_text(toc, encoding="utf-8")
+    monkeypatch.setattr(docgen, "DOCS", tmp_path)
+    assert docgen._toctree_entries(tmp_path / "index.md") == {"concepts", "generated/api"}
+    assert "\nintervals_simulation\n" in docgen.page_more_toc()
+
+
 # --------------------------------------------------------------------------- page examples
 FENCE = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 PAGES = sorted(p for p in DOCS.glob("*.md") if FENCE.search(p.read_text(encoding="utf-8")))

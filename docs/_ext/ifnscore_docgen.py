@@ -12,6 +12,7 @@ At build time (Sphinx ``builder-inited``, before autosummary looks for stubs) th
   :func:`ifnscore.cli.build_parser`;
 * ``api.md`` - autosummary of every name in ``ifnscore.__all__`` and of the public modules;
 * ``notebooks.inc`` - the notebooks in ``notebooks/`` with download links (empty without any);
+* ``more_toc.inc`` - a toctree of pages others add to ``docs/`` that ``index.md`` does not list;
 * ``results.inc`` - ``benchmarks/RESULTS.md`` when it exists (read at every build, headings one
   level down, links re-pointed), else how to make it.
 
@@ -453,6 +454,28 @@ def page_notebooks() -> str:
     return "\n".join(out)
 
 
+# --------------------------------------------------------------------------- other pages
+def _toctree_entries(page: Path) -> set[str]:
+    """Documents named in the ``{toctree}`` blocks of a Markdown page."""
+    entries: set[str] = set()
+    for block in re.findall(r"```\{toctree\}\n(.*?)```", page.read_text(encoding="utf-8"), re.S):
+        for line in block.splitlines():
+            line = line.strip()
+            if line and not line.startswith(":"):
+                entries.add(line.rsplit("<", 1)[-1].rstrip(">").strip().lstrip("/"))
+    return entries
+
+
+def page_more_toc() -> str:
+    """A toctree of the pages added to ``docs/`` by others (e.g. a results page written by a
+    benchmark script) that the main table of contents does not list; empty when none."""
+    listed = _toctree_entries(DOCS / "index.md") | {"index"}
+    extra = sorted(p.stem for p in DOCS.glob("*.md") if p.stem not in listed)
+    if not extra:
+        return ""
+    return "\n".join(["```{toctree}", ":maxdepth: 1", ":caption: More", "", *extra, "```", ""])
+
+
 # --------------------------------------------------------------------------- writing
 def _write(path: Path, text: str) -> None:
     text = HEADER + text if path.suffix == ".md" else text
@@ -471,6 +494,7 @@ def generate(folder: Path = GENERATED) -> list[Path]:
         folder / "api.md": page_api(),
         folder / "results.inc": page_results(),
         folder / "notebooks.inc": page_notebooks(),
+        folder / "more_toc.inc": page_more_toc(),
     }
     names = method_names()
     for n in names:
