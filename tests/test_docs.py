@@ -251,6 +251,10 @@ def test_performance_page_shows_results_when_they_exist(docgen, tmp_path, monkey
     assert "{download}`the script </../benchmarks/compare_peers.py>`" in text
     assert "[doi](https://doi.org/10.1/x)" in text
     assert "# not a heading [x](y)\n" in text
+    assert "{figure} /../benchmarks/scaling.png" not in text  # linked already
+    (tmp_path / "RESULTS.md").write_text("# Results\n", encoding="utf-8")
+    (tmp_path / "scaling.png").write_bytes(b"")
+    assert "{figure} /../benchmarks/scaling.png" in docgen.page_results()
 
 
 def test_notebooks_are_listed_when_there_are_some(docgen, tmp_path, monkeypatch):

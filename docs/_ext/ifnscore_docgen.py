@@ -413,6 +413,17 @@ def page_results() -> str:
                 line = "#" + line
             line = _LINK.sub(_results_link, line)
         out.append(line)
+    plot = RESULTS.parent / "scaling.png"
+    if plot.is_file() and not any("scaling.png)" in line for line in out):
+        out += [
+            "",
+            "```{figure} /../benchmarks/scaling.png",
+            ":alt: Scoring time against the number of samples, log-log",
+            "",
+            "Scoring time against the number of samples (`benchmarks/scaling.png`, written by "
+            "the same script).",
+            "```",
+        ]
     return "\n".join(out) + "\n"
 
 
