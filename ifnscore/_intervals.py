@@ -465,6 +465,13 @@ def verify_limit(
         ``n``, ``n_outside`` (scores ``>=`` the limit, as :func:`ifnscore.score` classifies
         them positive), ``accepted``, ``p_value``, the samples outside and EP28's next step.
 
+    Raises
+    ------
+    ifnscore.errors.InputError
+        ``limit`` is not a finite number, a Reference or a Limit; ``signature`` is missing
+        or unknown for a reference with several; ``expected_outside`` or ``max_fraction`` is
+        out of range; ``data`` holds no finite score, or is expression without a Reference.
+
     Warns
     -----
     ifnscore.errors.IfnscoreWarning
