@@ -12,7 +12,7 @@ At build time (Sphinx ``builder-inited``, before autosummary looks for stubs) th
   :func:`ifnscore.cli.build_parser`;
 * ``api.md`` - autosummary of every name in ``ifnscore.__all__`` and of the public modules;
 * ``notebooks.inc`` - the notebooks in ``notebooks/`` with download links (empty without any);
-* ``more_toc.inc`` - a toctree of pages others add to ``docs/`` that ``index.md`` does not list;
+* ``more_toc.inc`` - a toctree of pages others add to ``docs/`` that no toctree lists;
 * ``results.inc`` - ``benchmarks/RESULTS.md`` when it exists (read at every build, headings one
   level down, links re-pointed), else how to make it.
 
@@ -479,8 +479,8 @@ def _toctree_entries(page: Path) -> set[str]:
 
 def page_more_toc() -> str:
     """A toctree of the pages added to ``docs/`` by others (e.g. a results page written by a
-    benchmark script) that the main table of contents does not list; empty when none."""
-    listed = _toctree_entries(DOCS / "index.md") | {"index"}
+    benchmark script) that no page's table of contents lists; empty when none."""
+    listed = {"index"}.union(*(_toctree_entries(p) for p in DOCS.glob("*.md")))
     extra = sorted(p.stem for p in DOCS.glob("*.md") if p.stem not in listed)
     if not extra:
         return ""
