@@ -33,6 +33,7 @@ and kept, unless ``exclude_outliers=True`` (then they are left out once, and lis
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -91,7 +92,7 @@ class Limit:
             "source": self.source,
             "rule": self.rule,
             "citation": self.citation,
-            "details": self.details,
+            "details": copy.deepcopy(self.details),  # a copy: the Reference stays immutable
         }
 
     @classmethod
