@@ -215,6 +215,8 @@ def page_methods_toc() -> str:
         ("Single-sample (research)", ~table["needs_reference"]),
     ):
         names = list(table.index[mask.to_numpy(dtype=bool)])
+        if title.startswith("Single"):
+            names.sort()  # registration order depends on import order; the reader wants A-Z
         if not names:
             continue
         out += [f"## {title}", "", "| method | cohort-dependent | source |", "|---|---|---|"]
