@@ -24,15 +24,14 @@ baseline after imports is reported alongside. Both contenders parse on one core:
 streaming reader by default in the calling thread, ``pandas.read_csv`` always. The load
 average is printed before and after, since other work on the machine slows both.
 
-Measured on 2 shared cores (load average 3-4 from other jobs), median of 5, 20,000 x 5,000:
+Measured on 2 shared cores, 20,000 x 5,000 (the pandas time swings most with the load from
+other jobs, so the speed-up ranges; the memory ratio is stable):
 
-    pandas      9.70 s   peak RSS 1954 MiB (after imports 204 MiB)
-    ifnscore    1.26 s   peak RSS  226 MiB (after imports 204 MiB)
-    speed-up 7.7x; peak RSS 8.7x lower; above the import baseline 79x lower
-
-The import baseline holds ~45 MiB of ``scipy.stats``, which ``import ifnscore`` loads at
-module level through ``ifnscore._intervals``; with the earlier 161 MiB baseline the same
-reader measured 185 vs 1908 MiB (10.3x lower) and 7.6x faster (median of 3, load 4-5).
+    load 3-4, median of 5:  pandas  9.70 s, ifnscore 1.26 s  -> 7.7x faster
+    load 4,   median of 3:  pandas 11.64 s, ifnscore 2.00 s  -> 5.8x faster
+    load 3-4, median of 3 (after scipy.stats left the default calibrate path):
+                            pandas 1916 MiB, ifnscore 185 MiB peak RSS (161 MiB after imports)
+                            -> 10.4x lower peak RSS, 74x lower above the import baseline
 """
 
 from __future__ import annotations
