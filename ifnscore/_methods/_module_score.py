@@ -31,48 +31,28 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .._gather import iter_row_blocks
+from .._gather import _csr_view, column_sums, iter_row_blocks, scan
 from ..errors import InputError
 from . import GeneSet, Method, register
-from ._ranks import ENTRY_BUDGET, block_rows_for
+from ._ranks import block_rows_for
+
+#: Values in one gathered float64 block of the used columns (32 MiB).
+GATHER_BUDGET = 1 << 22
 
 
 def column_means(X: Any, *, block_rows: int | None = None) -> np.ndarray:
     """Mean of every gene over all samples, in float64, in one pass.
 
     Each gene's sum is accumulated strictly in sample order, whatever the container and
-    block size (dense rows are added one after the other, as numpy and scipy do for a column
-    sum), so genes with equal means tie exactly as they do in scanpy and the control bins do
-    not depend on how the data are stored.
+    block size (:func:`ifnscore._gather.column_sums`: dense rows are added one after the
+    other, as numpy and scipy do for a column sum), so genes with equal means tie exactly as
+    they do in scanpy and the control bins do not depend on how the data are stored.
     """
-    n, p = X.shape
-    sums = np.zeros(p, dtype=np.float64)
-    genes = np.arange(p)
-
-    def add(idx: np.ndarray, vals: np.ndarray, acc: np.ndarray) -> np.ndarray:
-        # bincount adds the weights in order: the running sums first, then the entries
-        return np.bincount(
-            np.concatenate((genes, idx)),
-            weights=np.concatenate((acc, np.asarray(vals, dtype=np.float64))),
-            minlength=p,
-        )
-
     if sp.issparse(X):
-        src = X.tocsr() if X.format != "csr" else X
-        step = ENTRY_BUDGET
-        for a in range(0, src.nnz, step):  # entries in row order, read in place
-            b = min(src.nnz, a + step)
-            sums = add(src.indices[a:b], src.data[a:b], sums)
+        sums = column_sums(X)
     else:
-        for _, _, block in iter_row_blocks(X, block_rows_for(X, block_rows)):
-            if sp.issparse(block):
-                block = sp.csr_matrix(block)
-                sums = add(block.indices, block.data, sums)
-            else:
-                sums = np.concatenate((sums[None, :], np.asarray(block, dtype=np.float64))).sum(
-                    axis=0
-                )
-    means = sums / n
+        sums = column_sums(X, block_rows=block_rows_for(X, block_rows))
+    means = sums / X.shape[0]
     if not np.isfinite(means).all():
         raise InputError(
             "module_score: the data have NaN or infinite values, so gene means (which set the "
@@ -159,11 +139,21 @@ def run(
         W[ctrl, j] -= 1.0 / ctrl.size
     used = np.flatnonzero(np.any(W != 0, axis=1))
     Wu = W[used]
-    if sp.issparse(X):  # one column selection (the few genes used), then a sparse product
+    if sp.issparse(X) and X.format != "csr":  # one column selection, then a sparse product
         return {"score": np.asarray(X[:, used] @ Wu, dtype=np.float64)}
     out = np.empty((n, len(sets)), dtype=np.float64)
-    for start, stop, block in iter_row_blocks(X, block_rows_for(X, block_rows)):
-        out[start:stop] = np.asarray(block[:, used] @ Wu, dtype=np.float64)
+    if sp.issparse(X):
+        # CSR: the used columns (signature and control genes) gathered as float64 by one
+        # threaded scan per row block (zero-copy views), the dense block bounded by
+        # GATHER_BUDGET values, then one product per block
+        rows = max(1, GATHER_BUDGET // max(1, used.size))
+        blocks: Any = (
+            (a, min(n, a + rows), _csr_view(X, a, min(n, a + rows))) for a in range(0, n, rows)
+        )
+    else:
+        blocks = iter_row_blocks(X, block_rows_for(X, block_rows))
+    for start, stop, block in blocks:
+        out[start:stop] = scan(block, used).values @ Wu
     return {"score": out}
 
 
