@@ -11,9 +11,14 @@ default) or before it (``ctrl_as_ref=False``). The score is
 
 .. math:: s_i = \frac{1}{|S|}\sum_{g \in S} x_{ig} - \frac{1}{|C|}\sum_{g \in C} x_{ig}
 
-computed as one sparse-aware matrix product ``X @ W``. numpy's global random state is never
-touched. Gene means are accumulated in float64 (scanpy accumulates dense float32 data in
-float32, which can order genes with nearly equal means differently).
+computed in two passes over the matrix: the gene means (:func:`ifnscore._gather.column_sums`,
+a compiled loop over the stored values of a large CSR matrix when numba is installed), then
+the signature and control columns gathered in float64 row blocks
+(:func:`ifnscore._gather.scan`, on threads) and multiplied by the weights ``W``. numpy's
+global random state is never touched. Gene means are accumulated in float64, strictly in
+sample order (scanpy, through numpy and scipy 1.17, accumulates float32 data in float32, dense
+or sparse, even with ``dtype="float64"``: on float32 data it can order genes with nearly equal
+means differently; on float64 data both accumulate in float64, in sample order).
 
 The bins depend on every sample's expression, so the score of one sample depends on the other
 samples scored with it (cohort-dependent).
