@@ -510,5 +510,7 @@ def test_normalised_ssgsea_warns_against_a_fixed_limit_and_is_recorded():
     with pytest.warns(IfnscoreWarning, match="cohort-dependent"):
         res = ifnscore.score(counts, "rice6", method="ssgsea", normalize=True, upper_limit=0.5)
     assert res.attrs["ifnscore"]["cohort_dependent"] is True
-    ref = ifnscore.calibrate(counts[samples["group"] == "control"], "rice6", method="ssgsea", normalize=True)
+    ref = ifnscore.calibrate(
+        counts[samples["group"] == "control"], "rice6", method="ssgsea", normalize=True
+    )
     assert bool(ref.summary().loc["rice6", "cohort_dependent"])
