@@ -173,6 +173,41 @@ class Reference:
             )
         return next(iter(self.signatures.values())).upper_limit.value
 
+    def one_signature(self, signature: str | None = None) -> str:
+        """The name of the signature meant: ``signature``, or the only one this reference holds.
+
+        Parameters
+        ----------
+        signature
+            A signature name, or ``None`` when the reference holds exactly one.
+
+        Returns
+        -------
+        str
+
+        Raises
+        ------
+        ifnscore.errors.InputError
+            ``None`` with several signatures, or a name the reference does not hold.
+
+        Examples
+        --------
+        >>> import ifnscore
+        >>> counts, samples = ifnscore.datasets.load_example(as_frame=True)
+        >>> ifnscore.calibrate(counts[samples["group"] == "control"], "rice6").one_signature()
+        'rice6'
+        """
+        names = list(self.signatures)
+        if signature is None:
+            if len(names) != 1:
+                raise InputError(
+                    f"The reference holds signatures {names}; choose one with signature=."
+                )
+            return names[0]
+        if signature not in self.signatures:
+            raise InputError(f"signature={signature!r} is not in the reference (it holds {names}).")
+        return signature
+
     def summary(self, *, partitions: bool = False) -> pd.DataFrame:
         """One row per signature: genes used, the chosen limit and how it was made, the controls'
         limit with its rule, 90 % CI and outliers, and the controls' scores.

@@ -661,11 +661,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from . import Reference, score, verify_limit
 
     ref = Reference.load(args.reference)
-    sig = args.signature or (next(iter(ref.signatures)) if len(ref.signatures) == 1 else None)
-    if sig is None:
-        raise InputError(
-            f"The reference holds {list(ref.signatures)}; choose one with --signature."
-        )
+    sig = ref.one_signature(args.signature)
     data = _read_inputs(args, args.healthy, list(ref.signatures))
     score(data, reference=ref, scale=_scale(args, data))  # AnnData: results go to its obs
     table = _frame_from_obs(data, "ifnscore")

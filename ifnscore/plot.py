@@ -590,13 +590,7 @@ def gene_values(
             f"Per-gene values need a gene-wise method (fc_*, z_*, mean_log); the reference uses "
             f"{meth.name!r}, which scores whole rows."
         )
-    names = list(reference.signatures)
-    if signature is None:
-        if len(names) != 1:
-            raise InputError(f"The reference holds signatures {names}; choose one with signature=.")
-        signature = names[0]
-    if signature not in reference.signatures:
-        raise InputError(f"signature={signature!r} is not in the reference (it holds {names}).")
+    signature = reference.one_signature(signature)
     from ._score import _signatures_of
 
     sig = next(x for x in _signatures_of(reference) if x.name == signature)
@@ -835,13 +829,7 @@ def calibration(
     _mpl()
     import matplotlib as mpl
 
-    names = list(reference.signatures)
-    if signature is None:
-        if len(names) != 1:
-            raise InputError(f"The reference holds signatures {names}; choose one with signature=.")
-        signature = names[0]
-    if signature not in reference.signatures:
-        raise InputError(f"signature={signature!r} is not in the reference (it holds {names}).")
+    signature = reference.one_signature(signature)
     sref = reference.signatures[signature]
     scores = np.asarray(sref.control_scores, dtype=float)
     if scores.size == 0:

@@ -121,13 +121,7 @@ def report(
             f"reference= must be an ifnscore.Reference (from ifnscore.calibrate or "
             f"Reference.load), got {type(reference).__name__}."
         )
-    names = list(reference.signatures)
-    if signature is None:
-        if len(names) != 1:
-            raise InputError(f"The reference holds signatures {names}; choose one with signature=.")
-        signature = names[0]
-    if signature not in reference.signatures:
-        raise InputError(f"signature={signature!r} is not in the reference (it holds {names}).")
+    signature = reference.one_signature(signature)
     expr_data, kw, meta, treatments = _unpack(data, samples, treatments, layer, use_raw)
     kw["id_type"] = id_type
     scores = cast(pd.DataFrame, score(expr_data, signature, reference=reference, scale=scale, **kw))
