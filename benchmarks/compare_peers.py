@@ -362,7 +362,7 @@ def section_peers(args: argparse.Namespace) -> dict[str, Any]:
         if not labels:
             continue
         fns = {m: f for m in labels if (f := ours(m)) is not None}
-        for m in labels.keys() - fns.keys():
+        for m in [k for k in labels if k not in fns]:
             why = f"ifnscore has no method {m!r}"
             log(f"skip {labels[m]}: {why}")
             rows.append({"label": labels[m], "skipped": why})
@@ -373,7 +373,7 @@ def section_peers(args: argparse.Namespace) -> dict[str, Any]:
             fns["peer"] = fn
         log(f"{' and '.join(labels[m] for m in fns if m != 'peer')}:")
         got = measure(fns, args.slow_repeat)
-        for m in fns.keys() - {"peer"}:
+        for m in [k for k in fns if k != "peer"]:
             r = make_row(
                 labels[m],
                 {"ifnscore": got[m], **({"peer": got["peer"]} if "peer" in got else {})},
