@@ -178,34 +178,33 @@ def score(
     if reference is not None and not options:
         options = dict(reference.method_options)
     check_options(meth, options)
-    gene_hint = [g for s in sigs for g in s.all_genes]
-    expr = as_expression(
+    if meth.needs_reference and reference is None:
+        raise InputError(
+            f"method={meth.name!r} compares with healthy controls: pass reference=ifnscore.calibrate(controls, ...) "
+            "(or Reference.load(path)), or choose a single-sample method such as 'mean_log'."
+        )
+    expr, matches = _prepare(
         data,
+        sigs,
+        meth,
+        reference,
+        options,
         genes=genes,
         samples=samples,
         rows=rows,
         layer=layer,
         use_raw=use_raw,
         scale=scale,
-        gene_hint=gene_hint,
+        min_genes=min_genes,
+        duplicates=duplicates,
+        id_type=id_type,
     )
     if expr.adata is not None and copy and expr.adata.isbacked:
         raise InputError(
             "copy=True cannot copy a backed AnnData (that would load the whole matrix); score it in "
             "place (obs and uns of a backed AnnData live in memory), or pass adata.to_memory()."
         )
-    if meth.needs_reference and reference is None:
-        raise InputError(
-            f"method={meth.name!r} compares with healthy controls: pass reference=ifnscore.calibrate(controls, ...) "
-            "(or Reference.load(path)), or choose a single-sample method such as 'mean_log'."
-        )
-    matches = match_signatures(
-        expr, sigs, min_genes=min_genes, duplicates=duplicates, method=meth, id_type=id_type
-    )
-    params = None
-    if reference is not None:
-        reference.check_compatible(expr, sigs, meth, matches, options)
-        params = reference.gene_params
+    params = None if reference is None else reference.gene_params
     comp = compute(expr, sigs, matches, meth, params=params, nan=nan, options=options)
     if nan == "omit":  # min_genes holds per sample too: too few finite values -> no score
         for j, sig in enumerate(sigs):
@@ -233,6 +232,43 @@ def score(
     if copy:
         raise InputError("copy= applies to AnnData input only.")
     return result
+
+
+def _prepare(
+    data: Any,
+    sigs: Sequence[Signature],
+    meth: Method,
+    reference: Reference | None,
+    options: Mapping[str, Any],
+    *,
+    genes: Sequence[str] | None,
+    samples: Sequence[str] | None,
+    rows: Rows,
+    layer: str | None,
+    use_raw: bool,
+    scale: Scale,
+    min_genes: int | None,
+    duplicates: str,
+    id_type: IdType,
+) -> tuple[Expression, dict[str, tuple[GeneMatch, ...]]]:
+    """The input gate, gene matching and the reference check, shared by :func:`score` and
+    :func:`ifnscore.plot.gene_values`."""
+    expr = as_expression(
+        data,
+        genes=genes,
+        samples=samples,
+        rows=rows,
+        layer=layer,
+        use_raw=use_raw,
+        scale=scale,
+        gene_hint=[g for s in sigs for g in s.all_genes],
+    )
+    matches = match_signatures(
+        expr, sigs, min_genes=min_genes, duplicates=duplicates, method=meth, id_type=id_type
+    )
+    if reference is not None:
+        reference.check_compatible(expr, sigs, meth, matches, options)
+    return expr, matches
 
 
 def _signatures_of(reference: Reference) -> list[Signature]:

@@ -575,10 +575,9 @@ def gene_values(
     >>> np.allclose(fc.sum(axis=1), res["score"])
     True
     """
-    from ._engine import compute, match_signatures
+    from ._engine import compute
     from ._methods import get_method
     from ._reference import Reference
-    from ._validation import as_expression
 
     if not isinstance(reference, Reference):
         raise InputError(
@@ -591,23 +590,26 @@ def gene_values(
             f"{meth.name!r}, which scores whole rows."
         )
     signature = reference.one_signature(signature)
-    from ._score import _signatures_of
+    from ._score import _prepare, _signatures_of
 
     sig = next(x for x in _signatures_of(reference) if x.name == signature)
-    expr = as_expression(
+    options = dict(reference.method_options)
+    expr, matches = _prepare(
         data,
+        [sig],
+        meth,
+        reference,
+        options,
         genes=genes,
         samples=samples,
         rows=rows,
         layer=layer,
         use_raw=use_raw,
         scale=scale,
-        gene_hint=list(sig.all_genes),  # type: ignore[arg-type]
+        min_genes=None,
+        duplicates="sum",
+        id_type=id_type,
     )
-    matches = match_signatures(
-        expr, [sig], min_genes=None, duplicates="sum", method=meth, id_type=id_type
-    )
-    reference.check_compatible(expr, [sig], meth, matches, dict(reference.method_options))
     comp = compute(
         expr,
         [sig],
@@ -615,7 +617,7 @@ def gene_values(
         meth,
         params=reference.gene_params,
         nan="raise",
-        options=dict(reference.method_options),
+        options=options,
     )
     out = pd.DataFrame(comp.values, index=expr.samples, columns=comp.genes)
     out.index.name = "sample"
