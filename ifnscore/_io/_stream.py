@@ -124,21 +124,21 @@ def _fast_block(block: bytes, sep: int, n_cols: int) -> tuple[_Ints, list[str]] 
     newline = raw == ord("\n")
     delim = raw == sep
     delim |= newline
-    D = np.flatnonzero(delim).astype(np.int32)  # blocks are far below 2 GiB
+    flat = np.flatnonzero(delim).astype(np.int32)  # blocks are far below 2 GiB
     m = n_cols + 1
-    n_lines = D.size // m
-    if n_lines == 0 or D.size != n_lines * m:
+    n_lines = flat.size // m
+    if n_lines == 0 or flat.size != n_lines * m:
         return None
-    D = D.reshape(n_lines, m)
+    D = flat.reshape(n_lines, m)
     nl = D[:, -1]
     # n_lines newlines in all, each line's (n_cols + 1)-th delimiter one of them: so every
     # line holds exactly n_cols separators
     if np.any(raw[nl] != ord("\n")) or np.count_nonzero(newline) != n_lines:
         return None
-    other = np.subtract(raw, ord("0"), dtype=np.uint8) > 9  # neither a digit ...
-    other &= ~delim  # ... nor a delimiter
-    other = np.flatnonzero(other)
-    del newline, delim
+    not_digit = np.subtract(raw, ord("0"), dtype=np.uint8) > 9  # neither a digit ...
+    not_digit &= ~delim  # ... nor a delimiter
+    other = np.flatnonzero(not_digit)
+    del newline, delim, not_digit
     E = D[:, 1:]  # each value's end (exclusive); its start is after D[:, :-1]
     if other.size:
         line = np.searchsorted(nl, other)
