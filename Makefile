@@ -30,6 +30,7 @@ test: install
 lint: install
 	$(BIN)/ruff check ifnscore tests benchmarks
 	$(BIN)/ruff format --check ifnscore
+	$(BIN)/mypy ifnscore
 
 # `make docs` installs the docs extra on top of EXTRAS (CI's EXTRAS already holds it).
 DOCS_EXTRAS = $(if $(filter docs,$(subst $(comma), ,$(EXTRAS))),$(EXTRAS),$(EXTRAS)$(comma)docs)
