@@ -24,7 +24,12 @@ install: $(VENV)/.installed-$(subst $(comma),+,$(EXTRAS))
 demo: install
 	$(BIN)/ifnscore demo
 
-test: install
+# `make test` also installs the optional readers and dask/zarr, so their tests run; CI
+# (.ci/run) adds the peers (crosscheck), notebooks and docs. Tests of a missing extra skip.
+TEST_EXTRAS = $(EXTRAS)$(comma)io$(comma)dask$(comma)zarr
+
+test:
+	$(MAKE) install EXTRAS="$(TEST_EXTRAS)"
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install

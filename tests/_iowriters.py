@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import scipy.io
 import scipy.sparse as sp
 
@@ -29,7 +30,7 @@ def compress(path: Path, data: bytes, kind: str | None) -> Path:
     elif kind == "xz":
         path.write_bytes(lzma.compress(data))
     elif kind == "zstd":
-        import zstandard
+        zstandard = pytest.importorskip("zstandard")  # the `zstd` extra
 
         path.write_bytes(zstandard.ZstdCompressor().compress(data))
     return path
@@ -55,6 +56,7 @@ def write_delimited(
 
 
 def write_excel(df: pd.DataFrame, path: Path, *, genes_as_rows: bool) -> Path:
+    pytest.importorskip("openpyxl")  # the `excel` extra
     (df.T if genes_as_rows else df).to_excel(path, sheet_name="expr")
     return path
 
@@ -62,6 +64,7 @@ def write_excel(df: pd.DataFrame, path: Path, *, genes_as_rows: bool) -> Path:
 def write_parquet(df: pd.DataFrame, path: Path, *, genes_as_rows: bool) -> Path:
     t = df.T if genes_as_rows else df
     t.index.name = "gene" if genes_as_rows else "sample"
+    pytest.importorskip("pyarrow")  # the `parquet` extra
     t.reset_index().to_parquet(path, index=False)
     return path
 

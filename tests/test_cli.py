@@ -66,6 +66,7 @@ def test_calibrate_then_score_with_reference(cohort, tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     ref = ifnscore.Reference.load(refpath)
     assert ref.method == "fc_median"
+    pytest.importorskip("pyarrow")  # the `parquet` extra
     out = tmp_path / "scores.parquet"
     assert main(["score", str(path), "--reference", str(refpath), "-o", str(out)]) == 0
     got = pd.read_parquet(out)
