@@ -223,7 +223,7 @@ def _from_frame(
     df: pd.DataFrame, rows: Rows, gene_hint: Sequence[str], arg: str
 ) -> tuple[Any, Any, Any, str]:
     if rows == "auto":
-        rows = _frame_orientation(df, gene_hint, arg)
+        rows = frame_orientation(df, gene_hint, arg)
     frame = df.T if rows == "genes" else df
     nonnum = [
         c
@@ -245,7 +245,9 @@ def _from_frame(
     return X, frame.columns, frame.index, "DataFrame"
 
 
-def _frame_orientation(df: pd.DataFrame, gene_hint: Sequence[str], arg: str) -> Rows:
+def frame_orientation(df: pd.DataFrame, gene_hint: Sequence[str], arg: str) -> Rows:
+    """What the rows of a table are: the axis whose labels look like gene identifiers holds
+    the genes; when both or neither do, raise and ask for ``rows=`` (shared with the readers)."""
     from ._genes import gene_likeness
 
     col = gene_likeness(df.columns, gene_hint)
@@ -256,7 +258,7 @@ def _frame_orientation(df: pd.DataFrame, gene_hint: Sequence[str], arg: str) -> 
         return "genes"
     raise InputError(
         f"Cannot tell whether the rows of {arg} are samples or genes (gene-like names: "
-        f"{col:.0%} of columns, {idx:.0%} of rows); pass rows='samples' or rows='genes'."
+        f"{col:.0%} of columns, {idx:.0%} of rows); pass rows='samples' or rows='genes' (CLI: --rows)."
     )
 
 

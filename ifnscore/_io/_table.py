@@ -69,18 +69,9 @@ def orient(frame: pd.DataFrame, rows: str, gene_hint: Sequence[str], where: str)
         return rows
     if rows != "auto":
         raise InputError(f"rows={rows!r} is not valid; use 'auto', 'samples' or 'genes'.")
-    from .._genes import gene_likeness
+    from .._validation import frame_orientation
 
-    col = gene_likeness(frame.columns, gene_hint)
-    idx = gene_likeness(frame.index, gene_hint)
-    if col > 0 and idx == 0:
-        return "samples"
-    if idx > 0 and col == 0:
-        return "genes"
-    raise InputError(
-        f"{where}: cannot tell whether the rows are samples or genes (gene-like labels: {col:.0%} of "
-        f"columns, {idx:.0%} of rows); pass rows='samples' or rows='genes' (CLI: --rows)."
-    )
+    return frame_orientation(frame, gene_hint, where)
 
 
 def make_adata(
