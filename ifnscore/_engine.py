@@ -18,14 +18,14 @@ from typing import Any, Literal, cast
 import numpy as np
 
 from ._gather import Scan, scan
-from ._genes import GeneMatch, match_genes
+from ._genes import GeneMatch, IdType, match_genes
 from ._methods import GeneSet, Method
 from ._signatures import Signature
-from ._validation import Expression
+from ._validation import Expression, Rows, Scale, as_expression
 from ._warn import warn
 from .errors import GeneMatchError, InputError, MissingGenesWarning
 
-__all__ = ["Computed", "compute", "default_min_genes", "match_signatures"]
+__all__ = ["Computed", "compute", "default_min_genes", "match_signatures", "prepare"]
 
 Nan = Literal["raise", "omit"]
 
@@ -77,6 +77,46 @@ def match_signatures(
             )
         out[sig.name] = matches
     return out
+
+
+def prepare(
+    data: Any,
+    sigs: Sequence[Signature],
+    meth: Method,
+    reference: Any,
+    options: Mapping[str, Any],
+    *,
+    genes: Sequence[str] | None,
+    samples: Sequence[str] | None,
+    rows: Rows,
+    layer: str | None,
+    use_raw: bool,
+    scale: Scale,
+    min_genes: int | None,
+    duplicates: str,
+    id_type: IdType,
+    arg: str = "data",
+) -> tuple[Expression, dict[str, tuple[GeneMatch, ...]]]:
+    """The input gate, gene matching and (with a reference) its compatibility check: the one
+    preparation of :func:`ifnscore.score`, :func:`ifnscore.calibrate` and
+    :func:`ifnscore.plot.gene_values`."""
+    expr = as_expression(
+        data,
+        genes=genes,
+        samples=samples,
+        rows=rows,
+        layer=layer,
+        use_raw=use_raw,
+        scale=scale,
+        gene_hint=[g for s in sigs for g in s.all_genes],
+        arg=arg,
+    )
+    matches = match_signatures(
+        expr, sigs, min_genes=min_genes, duplicates=duplicates, method=meth, id_type=id_type
+    )
+    if reference is not None:
+        reference.check_compatible(expr, sigs, meth, matches, options)
+    return expr, matches
 
 
 @dataclass

@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._engine import compute, match_signatures
+from ._engine import compute, prepare
 from ._genes import GeneMatch, IdType
 from ._io_util import atomic_write
 from ._limits import Limit, check_limit, controls_limit, group_labels, partition_limits
 from ._methods import Method, check_options, get_method
 from ._signatures import Signature, SignatureLike, as_signatures
-from ._validation import SCALES, Expression, Rows, Scale, as_expression
+from ._validation import SCALES, Expression, Rows, Scale
 from ._version import __version__
 from .errors import InputError, ReferenceError, ReferenceMismatchError
 
@@ -622,25 +622,27 @@ def calibrate(
     meth = get_method(method)
     check_options(meth, options)
     sigs = as_signatures(signature)
-    gene_hint = [g for s in sigs for g in s.all_genes]
-    expr = as_expression(
+    expr, matches = prepare(
         controls,
+        sigs,
+        meth,
+        None,
+        options,
         genes=genes,
         samples=samples,
         rows=rows,
         layer=layer,
         use_raw=use_raw,
         scale=scale,
-        gene_hint=gene_hint,
+        min_genes=min_genes,
+        duplicates=duplicates,
+        id_type=id_type,
         arg="controls",
     )
     if expr.shape[0] < 2:
         raise InputError(
             f"controls has {expr.shape[0]} sample; at least 2 healthy controls are needed to calibrate."
         )
-    matches = match_signatures(
-        expr, sigs, min_genes=min_genes, duplicates=duplicates, method=meth, id_type=id_type
-    )
     comp = compute(expr, sigs, matches, meth, params=None, nan="raise", options=options)
     labels = None if groups is None else group_labels(groups, expr.samples)
     gene_params: dict[str, dict[str, float]] = {}

@@ -8,13 +8,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._engine import Computed, Nan, compute, default_min_genes, match_signatures
+from ._engine import Computed, Nan, compute, default_min_genes, prepare
 from ._genes import GeneMatch, IdType, matches_frame
 from ._limits import sample_limits
 from ._methods import Method, check_options, get_method
 from ._reference import Reference
 from ._signatures import Signature, SignatureLike, as_signatures
-from ._validation import Expression, Rows, Scale, as_expression
+from ._validation import Expression, Rows, Scale
 from ._version import __version__
 from ._warn import warn
 from .errors import IfnscoreWarning, InputError
@@ -183,7 +183,7 @@ def score(
             f"method={meth.name!r} compares with healthy controls: pass reference=ifnscore.calibrate(controls, ...) "
             "(or Reference.load(path)), or choose a single-sample method such as 'mean_log'."
         )
-    expr, matches = _prepare(
+    expr, matches = prepare(
         data,
         sigs,
         meth,
@@ -232,43 +232,6 @@ def score(
     if copy:
         raise InputError("copy= applies to AnnData input only.")
     return result
-
-
-def _prepare(
-    data: Any,
-    sigs: Sequence[Signature],
-    meth: Method,
-    reference: Reference | None,
-    options: Mapping[str, Any],
-    *,
-    genes: Sequence[str] | None,
-    samples: Sequence[str] | None,
-    rows: Rows,
-    layer: str | None,
-    use_raw: bool,
-    scale: Scale,
-    min_genes: int | None,
-    duplicates: str,
-    id_type: IdType,
-) -> tuple[Expression, dict[str, tuple[GeneMatch, ...]]]:
-    """The input gate, gene matching and the reference check, shared by :func:`score` and
-    :func:`ifnscore.plot.gene_values`."""
-    expr = as_expression(
-        data,
-        genes=genes,
-        samples=samples,
-        rows=rows,
-        layer=layer,
-        use_raw=use_raw,
-        scale=scale,
-        gene_hint=[g for s in sigs for g in s.all_genes],
-    )
-    matches = match_signatures(
-        expr, sigs, min_genes=min_genes, duplicates=duplicates, method=meth, id_type=id_type
-    )
-    if reference is not None:
-        reference.check_compatible(expr, sigs, meth, matches, options)
-    return expr, matches
 
 
 def _signatures_of(reference: Reference) -> list[Signature]:

@@ -590,11 +590,12 @@ def gene_values(
             f"{meth.name!r}, which scores whole rows."
         )
     signature = reference.one_signature(signature)
-    from ._score import _prepare, _signatures_of
+    from ._engine import prepare
+    from ._score import _signatures_of
 
     sig = next(x for x in _signatures_of(reference) if x.name == signature)
     options = dict(reference.method_options)
-    expr, matches = _prepare(
+    expr, matches = prepare(
         data,
         [sig],
         meth,
