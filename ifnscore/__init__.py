@@ -19,7 +19,7 @@ The public API is small:
 
 from . import datasets, errors
 from ._genes import map_genes
-from ._intervals import verify_limit
+from ._verify import verify_limit
 from ._io import read
 from ._methods import list_methods
 from ._reference import Reference, calibrate
