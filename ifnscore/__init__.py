@@ -19,12 +19,12 @@ The public API is small:
 
 from . import datasets, errors
 from ._genes import map_genes
-from ._verify import verify_limit
 from ._io import read
 from ._methods import list_methods
 from ._reference import Reference, calibrate
 from ._score import score
 from ._signatures import Signature, get_signature, list_signatures
+from ._verify import verify_limit
 from ._version import __version__
 from .longitudinal import follow
 

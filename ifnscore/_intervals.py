@@ -40,9 +40,9 @@ __all__ = [
     "parametric_ci",
     "percentile_rank",
     "robust_upper",
+    "transference",
     "transform",
     "tukey_fences",
-    "transference",
 ]
 
 #: Tukey's biweight tuning constants of Horn, Pesce & Copeland (1998).
