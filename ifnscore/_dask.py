@@ -14,6 +14,7 @@ Requires the ``ifnscore[dask]`` extra (``dask[array]``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,13 +22,11 @@ import numpy as np
 __all__ = ["scan_dask"]
 
 
-def _block(B: Any, cols: np.ndarray, totals: bool) -> np.ndarray:
-    from ._gather import _scan_in_memory
-
+def _block(B: Any, cols: np.ndarray, totals: bool, kernel: Callable[..., Any]) -> np.ndarray:
     if hasattr(B, "to_scipy_sparse"):  # pydata/sparse chunks
         B = B.to_scipy_sparse().tocsr()
     # one thread per chunk: dask already runs chunks in parallel
-    values, tot, mn = _scan_in_memory(B, cols, totals, threads=1).as_tuple()
+    values, tot, mn = kernel(B, cols, totals, threads=1).as_tuple()
     if not totals:
         return values
     out = np.empty((values.shape[0], values.shape[1] + 2), dtype=np.float64)
@@ -37,10 +36,17 @@ def _block(B: Any, cols: np.ndarray, totals: bool) -> np.ndarray:
     return out
 
 
-def scan_dask(X: Any, cols: np.ndarray, *, totals: bool) -> Any:
-    """Scan a dask array; returns a :class:`ifnscore._gather.Scan` (computed)."""
-    from ._gather import Scan
-
+def scan_dask(
+    X: Any,
+    cols: np.ndarray,
+    *,
+    totals: bool,
+    kernel: Callable[..., Any],
+    result: Callable[..., Any],
+) -> Any:
+    """Scan a dask array with ``kernel`` (the in-memory scan of :mod:`ifnscore._gather`, run on
+    each chunk); returns ``result(values, totals, minimum)`` (a ``Scan``), computed. The
+    dispatcher passes both, so this module stays a leaf below it."""
     if len(X.chunks[1]) > 1:  # the kernel needs whole rows (for the totals)
         X = X.rechunk({1: -1})
     k = int(cols.size)
@@ -49,10 +55,11 @@ def scan_dask(X: Any, cols: np.ndarray, *, totals: bool) -> Any:
         _block,
         cols,
         totals,
+        kernel,
         dtype=np.float64,
         chunks=(X.chunks[0], (width,)),
         meta=np.empty((0, 0), dtype=np.float64),
     ).compute()
     if not totals:
-        return Scan(np.ascontiguousarray(out), None, None)
-    return Scan(np.ascontiguousarray(out[:, :k]), out[:, k].copy(), float(out[:, k + 1].min()))
+        return result(np.ascontiguousarray(out), None, None)
+    return result(np.ascontiguousarray(out[:, :k]), out[:, k].copy(), float(out[:, k + 1].min()))

@@ -356,7 +356,7 @@ def scan(
     if is_dask(X):
         from ._dask import scan_dask
 
-        return scan_dask(X, cols, totals=totals)
+        return scan_dask(X, cols, totals=totals, kernel=_scan_in_memory, result=Scan)
     if _in_memory(X):
         return _scan_in_memory(X, cols, totals)
     pieces = (
