@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import InputError
-from . import Method, register
+from ._base import Method, register
 
 RICE = "Rice GI et al. Lancet Neurol 2013;12:1159-69, doi:10.1016/S1474-4422(13)70258-8"
 KIROU = (

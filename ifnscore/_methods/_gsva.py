@@ -40,7 +40,7 @@ import numpy as np
 from scipy.special import ndtr, pdtr
 
 from ..errors import InputError
-from . import GeneSet, Method, register
+from ._base import GeneSet, Method, register
 from ._cohort import as_column_source, gather_finite, need_samples
 
 PRECOMPUTE_RESOLUTION = 10_000  # GSVA kernel_estimation.c

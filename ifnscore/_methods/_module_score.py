@@ -38,7 +38,7 @@ import scipy.sparse as sp
 
 from .._gather import _csr_view, column_sums, iter_row_blocks, scan
 from ..errors import InputError
-from . import GeneSet, Method, register
+from ._base import GeneSet, Method, register
 from ._ranks import block_rows_for
 
 #: Values in one gathered float64 block of the used columns (32 MiB).

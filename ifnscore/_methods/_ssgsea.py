@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from . import GeneSet, Method, register
+from ._base import GeneSet, Method, register
 from ._ranks import iter_ranked_blocks, union_columns
 
 

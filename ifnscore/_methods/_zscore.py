@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import GeneSet, Method, register
+from ._base import GeneSet, Method, register
 from ._cohort import gather_finite, need_samples, standardise
 from ._ranks import union_columns
 
