@@ -25,6 +25,7 @@ column          dtype      meaning
 from __future__ import annotations
 
 import codecs
+import os
 import math
 import re
 import zipfile
@@ -120,7 +121,7 @@ class Probe:
 _HEAD = 256 * 1024
 
 
-def probe_file(path: str | Path) -> Probe:
+def probe_file(path: str | os.PathLike[str]) -> Probe:
     p = Path(path)
     if not p.exists():
         raise InputError(f"{str(p)!r}: no such file.")
