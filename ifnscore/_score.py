@@ -13,13 +13,14 @@ from ._genes import GeneMatch, IdType, matches_frame
 from ._limits import sample_limits
 from ._methods import Method, check_options, get_method
 from ._reference import Reference
+from ._results import to_anndata
 from ._signatures import Signature, SignatureLike, as_signatures
 from ._validation import Expression, Rows, Scale
 from ._version import __version__
 from ._warn import warn
 from .errors import IfnscoreWarning, InputError
 
-__all__ = ["score"]
+__all__ = ["score", "score_table"]
 
 
 def score(
@@ -163,6 +164,66 @@ def score(
     >>> bool(res.loc["JDM01_d000", "positive"])
     True
     """
+    if _is_anndata(data):
+        if copy and getattr(data, "isbacked", False):
+            raise InputError(
+                "copy=True cannot copy a backed AnnData (that would load the whole matrix); score it in "
+                "place (obs and uns of a backed AnnData live in memory), or pass adata.to_memory()."
+            )
+    elif copy:
+        raise InputError("copy= applies to AnnData input only.")
+    result = score_table(
+        data,
+        signature,
+        method=method,
+        reference=reference,
+        upper_limit=upper_limit,
+        groups=groups,
+        scale=scale,
+        genes=genes,
+        samples=samples,
+        rows=rows,
+        layer=layer,
+        use_raw=use_raw,
+        nan=nan,
+        min_genes=min_genes,
+        duplicates=duplicates,
+        id_type=id_type,
+        options=options,
+    )
+    if _is_anndata(data):
+        return to_anndata(data, result, key=key, copy=copy)
+    return result
+
+
+def _is_anndata(obj: object) -> bool:
+    return hasattr(obj, "obs") and hasattr(obj, "var") and hasattr(obj, "obs_names")
+
+
+def score_table(
+    data: Any,
+    signature: SignatureLike | None = None,
+    *,
+    method: str | None = None,
+    reference: Reference | None = None,
+    upper_limit: Any = None,
+    groups: Any = None,
+    scale: Scale = "auto",
+    genes: Sequence[str] | None = None,
+    samples: Sequence[str] | None = None,
+    rows: Rows = "auto",
+    layer: str | None = None,
+    use_raw: bool = False,
+    nan: Nan = "raise",
+    min_genes: int | None = None,
+    duplicates: str = "sum",
+    id_type: IdType = "auto",
+    options: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The internal scorer behind :func:`score`, the CLI, the report, :func:`verify_limit` and
+    :func:`follow`: the same computation, always returning the result table (see
+    :mod:`ifnscore._results`), whatever the container."""
+    options = dict(options or {})
     if reference is not None and not isinstance(reference, Reference):
         raise InputError(
             f"reference= must be an ifnscore.Reference (from ifnscore.calibrate or Reference.load), "
@@ -177,7 +238,7 @@ def score(
         sigs = as_signatures(signature)
     if reference is not None and not options:
         options = dict(reference.method_options)
-    check_options(meth, options)
+    check_options(meth, options, func="score", keywords=_SCORE_KEYWORDS)
     if meth.needs_reference and reference is None:
         raise InputError(
             f"method={meth.name!r} compares with healthy controls: pass reference=ifnscore.calibrate(controls, ...) "
@@ -199,11 +260,6 @@ def score(
         duplicates=duplicates,
         id_type=id_type,
     )
-    if expr.adata is not None and copy and expr.adata.isbacked:
-        raise InputError(
-            "copy=True cannot copy a backed AnnData (that would load the whole matrix); score it in "
-            "place (obs and uns of a backed AnnData live in memory), or pass adata.to_memory()."
-        )
     params = None if reference is None else reference.gene_params
     comp = compute(expr, sigs, matches, meth, params=params, nan=nan, options=options)
     if nan == "omit":  # min_genes holds per sample too: too few finite values -> no score
@@ -227,11 +283,27 @@ def score(
         )
     result = _frame(expr, sigs, comp, limits)
     result.attrs["ifnscore"] = _metadata(expr, sigs, meth, matches, limits, reference, options)
-    if expr.adata is not None:
-        return _write_anndata(expr.adata, result, sigs, key=key, copy=copy)
-    if copy:
-        raise InputError("copy= applies to AnnData input only.")
     return result
+
+
+_SCORE_KEYWORDS = (
+    "method",
+    "reference",
+    "upper_limit",
+    "groups",
+    "scale",
+    "genes",
+    "samples",
+    "rows",
+    "layer",
+    "use_raw",
+    "nan",
+    "min_genes",
+    "duplicates",
+    "id_type",
+    "key",
+    "copy",
+)
 
 
 def _signatures_of(reference: Reference) -> list[Signature]:
@@ -367,39 +439,3 @@ def _metadata(
             "created": reference.created,
         },
     }
-
-
-def _write_anndata(
-    adata: Any, result: pd.DataFrame, sigs: Sequence[Signature], *, key: str, copy: bool
-) -> Any:
-    target = adata.copy() if copy else adata
-    cols: dict[str, pd.Series] = {}
-    for sig in sigs:
-        sub = result if len(sigs) == 1 else result[sig.name]
-        base = key if len(sigs) == 1 else f"{key}_{sig.name}"
-        cols[base] = sub["score"]
-        for f in sub.columns:
-            if f != "score":
-                cols[f"{base}_{f}"] = sub[f]
-    clash = [c for c in cols if c in target.obs.columns]
-    if clash:
-        warn(f"Overwriting existing obs columns {clash}; pass key= to keep them.", IfnscoreWarning)
-    for c, v in cols.items():
-        target.obs[c] = v.to_numpy()
-    meta = dict(result.attrs["ifnscore"])
-    meta["obs_columns"] = list(cols)
-    target.uns[key] = _uns_safe(meta)
-    return target if copy else None
-
-
-def _uns_safe(obj: Any) -> Any:
-    """AnnData's uns must be writable to h5ad: plain dicts, lists of str/numbers, no None."""
-    if isinstance(obj, Mapping):
-        return {str(k): _uns_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        if all(isinstance(v, Mapping) for v in obj) and obj:
-            return {str(i): _uns_safe(v) for i, v in enumerate(obj)}
-        return [_uns_safe(v) for v in obj]
-    if obj is None:
-        return "None"
-    return obj

@@ -14,6 +14,7 @@ __all__ = [
     "IfnscoreWarning",
     "InputError",
     "MissingGenesWarning",
+    "OptionError",
     "ReferenceError",
     "ReferenceMismatchError",
     "ScaleError",
@@ -28,6 +29,12 @@ class IfnscoreError(Exception):
 class InputError(IfnscoreError, ValueError):
     """The expression data (or another argument) is malformed: NaN, negative values,
     duplicate names, wrong shape, non-numeric cells, empty input."""
+
+
+class OptionError(IfnscoreError, TypeError):
+    """A keyword argument that the function (or the chosen method) does not take: a typo such
+    as ``min_gene=`` for ``min_genes=``. A :class:`TypeError`, as Python raises for an
+    unexpected keyword; the message names it, the closest valid keyword and the valid ones."""
 
 
 class ScaleError(InputError):

@@ -403,15 +403,25 @@ def test_reference_options_mismatch(toy_method):
     with pytest.raises(errors.ReferenceMismatchError, match=r"options \{'k': 3.0\} differ"):
         ifnscore.score(_patients(), genes=GENES, scale="linear", reference=r, k=3.0)
     with pytest.raises(
-        errors.InputError, match=r"has no option\(s\) \['q'\]; its options are \['k'\]"
+        errors.OptionError,
+        match=r"unexpected keyword argument\(s\) \['q'\].*its options are \['k'\]",
     ):
         ifnscore.score(_patients(), genes=GENES, scale="linear", method="toy_sum", q=1)
 
 
+def test_misspelt_keyword_is_a_type_error_naming_the_fix():
+    with pytest.raises(
+        TypeError, match=r"\['min_gene'\] \(did you mean 'min_genes'\?\).*takes no options"
+    ):
+        ifnscore.score(CTRL, genes=GENES, scale="linear", method="mean_log", min_gene=3)
+
+
 def test_calibrate_refuses_options_a_method_does_not_take(toy_method):
-    with pytest.raises(errors.InputError, match=r"method='fc_sum' takes no options, got \['foo'\]"):
+    with pytest.raises(
+        errors.OptionError, match=r"\['foo'\].*method='fc_sum' \(it takes no options\)"
+    ):
         ifnscore.calibrate(CTRL, genes=GENES, scale="linear", foo=1)
-    with pytest.raises(errors.InputError, match=r"no option\(s\) \['q'\]"):
+    with pytest.raises(errors.OptionError, match=r"\['q'\]"):
         ifnscore.calibrate(CTRL, genes=GENES, scale="linear", method="toy_sum", q=1)
 
 

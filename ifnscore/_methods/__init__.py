@@ -11,19 +11,21 @@ Two kinds of method:
 
 from __future__ import annotations
 
+import difflib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, OptionError
 
 __all__ = [
     "METHODS",
     "GeneSet",
     "Method",
     "check_options",
+    "method_options",
     "get_method",
     "list_methods",
     "register",
@@ -45,21 +47,37 @@ def get_method(name: str | None) -> Method:
         ) from None
 
 
-def check_options(method: Method, options: Mapping[str, Any]) -> None:
-    """Raise :class:`InputError` for options ``method`` does not take (its ``run`` keywords)."""
+def method_options(method: Method) -> list[str]:
+    """The option names ``method`` takes: its ``run`` kernel's keyword-only parameters."""
+    if method.run is None:
+        return []
+    params = inspect.signature(method.run).parameters
+    return [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY]
+
+
+def check_options(
+    method: Method, options: Mapping[str, Any], *, func: str = "score", keywords: Sequence[str] = ()
+) -> None:
+    """Raise :class:`~ifnscore.errors.OptionError` (a ``TypeError``) for keywords that neither
+    ``func`` (its own ``keywords``) nor ``method`` (its kernel's keyword-only options) takes."""
     if not options:
         return
-    if method.run is None:
-        raise InputError(f"method={method.name!r} takes no options, got {sorted(options)}.")
-    params = inspect.signature(method.run).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+    if method.run is not None and any(
+        p.kind is p.VAR_KEYWORD for p in inspect.signature(method.run).parameters.values()
+    ):
         return
-    allowed = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY]
+    allowed = method_options(method)
     unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise InputError(
-            f"method={method.name!r} has no option(s) {unknown}; its options are {allowed}."
-        )
+    if not unknown:
+        return
+    bad = unknown[0]
+    close = difflib.get_close_matches(bad, [*keywords, *allowed], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    takes = f"its options are {allowed}" if allowed else "it takes no options"
+    raise OptionError(
+        f"{func}() got unexpected keyword argument(s) {unknown}{hint}: not a keyword of {func}(), "
+        f"and not an option of method={method.name!r} ({takes})."
+    )
 
 
 def list_methods() -> pd.DataFrame:
