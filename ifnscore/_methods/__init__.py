@@ -25,9 +25,9 @@ __all__ = [
     "GeneSet",
     "Method",
     "check_options",
-    "method_options",
     "get_method",
     "list_methods",
+    "method_options",
     "register",
 ]
 

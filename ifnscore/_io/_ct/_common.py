@@ -25,8 +25,8 @@ column          dtype      meaning
 from __future__ import annotations
 
 import codecs
-import os
 import math
+import os
 import re
 import zipfile
 from collections.abc import Iterable, Mapping
