@@ -287,3 +287,145 @@ def finish(
         **dict(extra or {}),
     }
     return out
+
+
+# --- appended helpers: workbooks, cell text, numbers with a decimal comma, dates -------------
+
+
+def _calamine() -> Any | None:
+    try:
+        import python_calamine
+    except ImportError:
+        return None
+    return python_calamine
+
+
+def workbook_sheets(probe: Probe) -> list[str]:
+    """The sheet names of an ``xlsx`` / ``xls`` probe, in workbook order.
+
+    python-calamine reads both (the ``io`` extra); openpyxl (``excel`` extra) reads ``.xlsx``
+    when calamine is absent. Damaged workbooks are an :class:`InputError` naming the file."""
+    cal = _calamine()
+    try:
+        if cal is not None:
+            wb = cal.CalamineWorkbook.from_path(str(probe.path))
+            return [str(s) for s in wb.sheet_names]
+        if probe.kind == "xlsx":
+            import openpyxl
+
+            wb2 = openpyxl.load_workbook(probe.path, read_only=True, data_only=True)
+            try:
+                return [str(s) for s in wb2.sheetnames]
+            finally:
+                wb2.close()
+    except ImportError:
+        pass
+    except Exception as exc:  # calamine / openpyxl / zipfile raise many kinds
+        raise InputError(f"{probe.where}: not a readable Excel workbook ({type(exc).__name__}: {exc}).") from None
+    raise InputError(
+        f"{probe.where}: reading Excel workbooks needs python-calamine (or openpyxl for .xlsx): "
+        "pip install 'ifnscore[io]'."
+    )
+
+
+def sheet_rows(probe: Probe, sheet: str, *, limit: int | None = None) -> list[list[Any]]:
+    """The cells of one sheet as rows of Python values (``None`` for an empty cell), from cell
+    A1 (leading empty rows and columns are kept, so positions match the sheet), at most
+    ``limit`` rows."""
+    cal = _calamine()
+    rows: list[list[Any]] = []
+    try:
+        if cal is not None:
+            wb = cal.CalamineWorkbook.from_path(str(probe.path))
+            sh = wb.get_sheet_by_name(sheet)
+            got = sh.to_python(skip_empty_area=False, nrows=limit) if limit else sh.to_python(skip_empty_area=False)
+            return [[None if v == "" else v for v in r] for r in got]
+        if probe.kind == "xlsx":
+            import openpyxl
+
+            wb2 = openpyxl.load_workbook(probe.path, read_only=True, data_only=True)
+            try:
+                for r in wb2[sheet].iter_rows(values_only=True):
+                    if limit is not None and len(rows) >= limit:
+                        break
+                    rows.append([None if v == "" else v for v in r])
+            finally:
+                wb2.close()
+            return rows
+    except ImportError:
+        pass
+    except Exception as exc:
+        raise InputError(
+            f"{probe.where}: sheet {sheet!r} could not be read ({type(exc).__name__}: {exc})."
+        ) from None
+    raise InputError(
+        f"{probe.where}: reading Excel workbooks needs python-calamine (or openpyxl for .xlsx): "
+        "pip install 'ifnscore[io]'."
+    )
+
+
+def cell_text(value: Any) -> str:
+    """A cell as stripped text: ``""`` for None/NaN, ``"25"`` for the float 25.0."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def parse_number(value: Any) -> float:
+    """A quantity cell as float: NaN for empty / ``NaN`` / ``N/A`` / ``-``; a decimal comma
+    (``1,5`` or ``1,00E+05``) is read as a point. Text that is no number gives NaN too (the
+    caller decides whether that is an error)."""
+    if value is None or isinstance(value, bool):
+        return math.nan
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    s = str(value).strip()
+    if re.fullmatch(r"[-+]?\d+,\d+(?:[eE][-+]?\d+)?", s):
+        s = s.replace(",", ".")
+    try:
+        return float(s)
+    except ValueError:
+        return math.nan
+
+
+def iso_date(text: str, *, order: str | None = None) -> str | None:
+    """``YYYY-MM-DD`` (plus ``THH:MM:SS`` when a time follows) from a date as instrument
+    software writes it, or None when it cannot be read unambiguously.
+
+    ``2021-03-16``, ``16.03.2021`` (dotted: day first) are read as written; for
+    ``3/16/2021``-style dates a part above 12 decides the order, else ``order`` (``"mdy"`` or
+    ``"dmy"``) must say it (None: ambiguous, returns None). A 12-hour ``AM``/``PM`` time is
+    converted to 24 hours."""
+    s = str(text).strip()
+    m = re.match(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](.*))?$", s)
+    if m:
+        y, mo, d, rest = int(m[1]), int(m[2]), int(m[3]), m[4]
+    else:
+        m = re.match(r"(\d{1,2})([./-])(\d{1,2})\2(\d{2,4})(?:,?\s+(.*))?$", s)
+        if not m:
+            return None
+        a, sep, b, y, rest = int(m[1]), m[2], int(m[3]), int(m[4]), m[5]
+        if y < 100:
+            y += 2000
+        if sep == "." or a > 12 >= b:
+            d, mo = a, b
+        elif b > 12 >= a or order == "mdy":
+            mo, d = a, b
+        elif order == "dmy":
+            d, mo = a, b
+        else:
+            return None
+    if not (1 <= mo <= 12 and 1 <= d <= 31):
+        return None
+    out = f"{y:04d}-{mo:02d}-{d:02d}"
+    if rest:
+        t = re.match(r"(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*([AaPp][Mm])?", rest.strip())
+        if t:
+            hh, mm, ss = int(t[1]), int(t[2]), int(t[3] or 0)
+            if t[4]:
+                hh = hh % 12 + (12 if t[4].lower() == "pm" else 0)
+            if hh < 24 and mm < 60 and ss < 60:
+                out += f"T{hh:02d}:{mm:02d}:{ss:02d}"
+    return out
