@@ -409,12 +409,13 @@ def _sniff_book(probe: Probe) -> bool:
         # no workbook library: claim a workbook whose sheets are named like the ABI export,
         # so that parse() says which library to install
         return probe.kind == "xlsx" and "results" in _xlsx_sheet_names(probe)
-    names = [n for n in book.names if _key(n) not in _NOT_RESULTS]
-    names.sort(key=lambda n: _key(n) != "results")
-    for name in names[:6]:
+    names = sorted(book.names, key=lambda n: (_key(n) != "results", _key(n) in _NOT_RESULTS))
+    for name in names[:8]:
         rows = book.rows(name, limit=80)
         if any(_key(_cell(r, 0)) in _ABI_KEYS for r in rows):
             return True
+        if _key(name) in _NOT_RESULTS:
+            continue
         for r in rows:
             cols = _columns(r)
             if cols is not None:
@@ -756,8 +757,14 @@ def _assemble(found: _Found, *, fmt: str) -> pd.DataFrame:
             f"{where}: the results table (header at {unit} {found.header_at}) holds no wells; export "
             "the experiment's Results after the run has been analysed."
         )
-    counts = [len(c) for _, c in found.body]
-    typical = max(set(counts), key=counts.count)
+    if cols.target is None:
+        raise InputError(
+            f"{where}: the results table (header at {unit} {found.header_at}) has no Target column "
+            "(Target Name, Target or Detector), so its Ct values cannot be attributed to a gene; "
+            "assign targets and export the Results from a quantification analysis (e.g. Standard "
+            "Curve or Relative Quantification), not a Primary Analysis."
+        )
+
     wells: list[str] = []
     keep: list[tuple[int, list[Any]]] = []
     empty = 0
@@ -765,11 +772,13 @@ def _assemble(found: _Found, *, fmt: str) -> pd.DataFrame:
         pos = _cell_text(_cell(cells, cols.pos))
         well = pos or _cell_text(_cell(cells, cols.well))
         target = _cell_text(_cell(cells, cols.target))
-        if found.unterminated_last == n and len(cells) < typical:
-            raise InputError(
-                f"{where}: the last {unit} ({unit} {n}, well {well!r}) stops after {len(cells)} of "
-                f"{typical} cells: the file is truncated; export it again."
-            )
+        if found.unterminated_last == n:
+            full = len(found.body[-2][1]) if len(found.body) > 1 else len(cols.names)
+            if len(cells) < min(full, len(cols.names)):
+                raise InputError(
+                    f"{where}: the last {unit} ({unit} {n}, well {well!r}) stops after {len(cells)} "
+                    f"of {full} cells and has no line end: the file is truncated; export it again."
+                )
         if len(cells) <= cols.ct:
             if not target:
                 empty += 1
@@ -790,20 +799,14 @@ def _assemble(found: _Found, *, fmt: str) -> pd.DataFrame:
             f"{where}: the results table (header at {unit} {found.header_at}) lists only wells "
             "with no target assigned; assign targets in the instrument software and export again."
         )
-    if cols.target is None:
-        raise InputError(
-            f"{where}: the results table (header at {unit} {found.header_at}) has no Target column "
-            "(Target Name, Target or Detector), so its Ct values cannot be attributed to a gene; "
-            "assign targets and export the Results from a quantification analysis (e.g. Standard "
-            "Curve or Relative Quantification), not a Primary Analysis."
-        )
+    targets = [_cell_text(_cell(c, cols.target)) for _, c in keep]
+    wells = _unique_wells(keep, wells, targets, cols, where=where, unit=unit, notes=notes)
 
     ct_cells = [c[cols.ct] for _, c in keep]
     ct, und = parse_ct(ct_cells, where=where, wells=wells)
     decimal_comma = any(
         isinstance(v, str) and re.fullmatch(r"\s*[-+]?\d+,\d+\s*", v) for v in ct_cells
     )
-    targets = [_cell_text(_cell(c, cols.target)) for _, c in keep]
     rows: dict[str, Any] = {
         "well": wells,
         "sample": [_cell_text(_cell(c, cols.sample)) for _, c in keep],
@@ -840,15 +843,6 @@ def _assemble(found: _Found, *, fmt: str) -> pd.DataFrame:
             rows["quantity"], quantity_from = q
     if cols.amp is not None:
         rows["amp_status"] = [_cell_text(_cell(c, cols.amp)) for _, c in keep]
-
-    seen: dict[tuple[str, str], int] = {}
-    for (n, _), w, t in zip(keep, wells, targets, strict=True):
-        if (w, t) in seen:
-            raise InputError(
-                f"{where}: well {w!r} with target {t!r} is listed twice ({unit}s {seen[(w, t)]} and {n}); "
-                "a results export has one row per well and target: export one plate's Results at a time."
-            )
-        seen[(w, t)] = n
 
     meta = {_key(k): v for k, v in found.meta.items()}
     ct_key = _key(cols.ct_name)
@@ -892,6 +886,48 @@ def _assemble(found: _Found, *, fmt: str) -> pd.DataFrame:
         run_date=run_date,
         notes=notes,
         extra=extra,
+    )
+
+
+def _unique_wells(
+    keep: list[tuple[int, list[Any]]],
+    wells: list[str],
+    targets: list[str],
+    cols: _Cols,
+    *,
+    where: str,
+    unit: str,
+    notes: list[str],
+) -> list[str]:
+    """The well labels, checked to name each (well, target) once.
+
+    When ``Well Position`` repeats but the ``Well`` numbers do not (array formats whose
+    sub-arrays reuse positions), the well numbers are used instead, and a note says so."""
+
+    def first_duplicate(labels: list[str]) -> tuple[int, int] | None:
+        seen: dict[tuple[str, str], int] = {}
+        for k, (w, t) in enumerate(zip(labels, targets, strict=True)):
+            if (w, t) in seen:
+                return seen[(w, t)], k
+            seen[(w, t)] = k
+        return None
+
+    dup = first_duplicate(wells)
+    if dup is None:
+        return wells
+    if cols.pos is not None and cols.well is not None:
+        numbers = [_cell_text(_cell(c, cols.well)) for _, c in keep]
+        if all(numbers) and first_duplicate(numbers) is None:
+            notes.append(
+                "Well positions repeat in this file while the well numbers do not (an array "
+                "plate); 'well' holds the well number."
+            )
+            return numbers
+    a, b = dup
+    raise InputError(
+        f"{where}: well {wells[b]!r} with target {targets[b]!r} is listed twice ({unit}s "
+        f"{keep[a][0]} and {keep[b][0]}); a results export has one row per well and target: "
+        "export one plate's Results at a time."
     )
 
 
