@@ -95,7 +95,9 @@ def test_reference_genes_configurable_and_missing(tmp_path):
     text = "sample,target,Ct\nA,GAPDH,18\nA,IFI27,20\nB,GAPDH,17\nB,IFI27,25\n"
     path = _write(tmp_path, text)
     with pytest.raises(
-        InputError, match=r"reference gene\(s\) \['HPRT1', '18S'\] not in the table"
+        InputError,
+        match=r"reference gene\(s\) \['HPRT1', '18S'\] not on the plate \(targets found: "
+        r"\['GAPDH', 'IFI27'\]\); pass reference_genes=",
     ):
         ifnscore.read(path)
     a = ifnscore.read(path, reference_genes=["GAPDH"])
@@ -104,18 +106,25 @@ def test_reference_genes_configurable_and_missing(tmp_path):
 
 def test_sample_without_reference_gene(tmp_path):
     text = "sample,target,Ct\nA,HPRT1,25\nA,18S,9\nA,IFI27,20\nB,HPRT1,24\nB,IFI27,25\n"
-    with pytest.raises(InputError, match=r"sample 'B' has no Ct for reference gene\(s\) \['18S'\]"):
+    with pytest.raises(
+        InputError, match=r"sample 'B' has no well for reference gene\(s\) \['18S'\]"
+    ):
         ifnscore.read(_write(tmp_path, text))
 
 
-def test_undetermined_policies(tmp_path):
+def test_undetermined_reference_and_the_retired_option(tmp_path):
     path = _write(tmp_path, LONG)
+    # undetermined= (censor every undetermined well) gave way to the vendors' majority rule
     with pytest.raises(
-        InputError, match=r"undetermined Ct for sample 'C2', target 'ISG15' \(line 17\)"
+        InputError, match=r"Option\(s\) \['undetermined'\] do not apply to format 'qpcr'"
     ):
         ifnscore.read(path, undetermined="error")
-    bad_ref = LONG.replace("C1,18S,10.0", "C1,18S,")
-    with pytest.raises(InputError, match="reference gene '18S' is undetermined for sample 'C1'"):
+    bad_ref = LONG.replace("C1,18S,10.0", "C1,18S,")  # C1's only 18S replicate (line 11)
+    with pytest.raises(
+        InputError,
+        match=r"reference gene '18S' is undetermined in most replicates of sample 'C1' \(line 11\), "
+        "so that sample cannot be normalised",
+    ):
         ifnscore.read(_write(tmp_path, bad_ref, "b.csv"))
 
 

@@ -49,10 +49,10 @@ _OPTIONS: dict[str, tuple[str, ...]] = {
         "reference_genes",
         "calibrator",
         "max_ct",
-        "undetermined",
         "max_sd",
+        "efficiency",
+        "combine_plates",
         "sheet",
-        "sep",
     ),
     "nanostring": (
         "normalize_to",
@@ -95,9 +95,9 @@ def _sniff(path: Path) -> str:
         return "gct"
     if low.startswith("<header>"):
         return "nanostring"
-    from ._qpcr import looks_like_long_ct
+    from ._qpcr import looks_like_qpcr
 
-    if looks_like_long_ct(first):
+    if looks_like_qpcr(path, first):
         return "qpcr"
     return "delimited"
 
@@ -357,9 +357,9 @@ def _read(
 
         return read_count_files(files, progress=progress)
     if fmt == "qpcr":
-        from ._qpcr import read_ct
+        from ._qpcr import read_qpcr
 
-        return read_ct(f0, rows=rows, **options)
+        return read_qpcr(files, rows=rows, **options)
     from ._nanostring import read_rcc
 
     return read_rcc(files, progress=progress, **options)
