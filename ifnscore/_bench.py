@@ -290,7 +290,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from ._io_util import write_table
+    from ._io._frame import write_frame
     from .errors import InputError
 
     for name in ("cells", "genes", "repeat"):
@@ -330,6 +330,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(show.to_string(), file=out)
     print(f"(total {time.perf_counter() - t0:.1f} s including the simulation)", file=out)
     if args.output:
-        path = write_table(table, args.output)
+        path = write_frame(table, args.output, arg="-o")
         print(f"wrote {path}", file=out)
     return 0

@@ -174,7 +174,7 @@ def _check_nonnegative(L: np.ndarray, expr: Expression, genes: list[str]) -> Non
     below = L < 0  # NaN compares False, -inf True: no copy of L needed
     if below.any():
         i, j = np.argwhere(below)[0]
-        if expr.scale in ("counts", "linear"):
+        if expr.scale in ("counts", "linear", "rq"):
             what, fix = (
                 f"negative values on a {expr.scale} scale",
                 "pass the right scale= (e.g. 'log2')",
@@ -184,6 +184,16 @@ def _check_nonnegative(L: np.ndarray, expr: Expression, genes: list[str]) -> Non
             fix = f"scale={expr.scale!r} means log(x + 1) of non-negative x; pass the right scale="
         raise InputError(
             f"data has {what} (first: sample {expr.samples[i]!r}, gene {genes[j]!r}); {fix} or fix the data."
+        )
+
+
+def _check_positive_rq(L: np.ndarray, expr: Expression, genes: list[str]) -> None:
+    bad = L <= 0
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise InputError(
+            f"data has a relative quantity of {L[i, j]:.4g} (sample {expr.samples[i]!r}, gene {genes[j]!r}) "
+            "on scale='rq', where every value is 2^-ddCt > 0; pass the scale the data are on (e.g. 'linear')."
         )
 
 
@@ -229,15 +239,19 @@ def gene_values(
         L = np.exp2(B) - 1.0
     elif expr.scale == "log1p":
         L = np.expm1(B)
-    else:  # counts (now CPM) or linear
+    else:  # counts (now CPM), linear or rq
         L = B
+    if expr.scale == "rq":
+        _check_positive_rq(L, expr, col_genes)
     _check_nonnegative(L, expr, col_genes)
     if not simple:
         sizes = np.array([len(c) for c in groups])
         starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
         L = np.add.reduceat(L, starts, axis=1)
     if space == "log2":
-        return genes, np.log2(L + 1.0)
+        # relative quantities: log2 RQ = -ddCt exactly (no pseudocount: a pseudocount would make
+        # the value depend on the calibrator's scale)
+        return genes, (np.log2(L) if expr.scale == "rq" else np.log2(L + 1.0))
     return genes, L
 
 

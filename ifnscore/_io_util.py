@@ -1,4 +1,10 @@
-"""Small file helpers shared by the CLI and the library: atomic writes."""
+"""Atomic writes, shared by every writer of the library and the CLI.
+
+A file is written to a temporary ``.<name>.<pid>.<random>.tmp`` beside it and moved into
+place only once complete; an interrupted write (an exception, Ctrl-C) removes its temporary.
+A process killed outright (SIGKILL) cannot, so the next write of the same output removes the
+temporaries of that output left by processes that no longer run.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-__all__ = ["atomic_write", "write_table"]
+__all__ = ["atomic_write"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
@@ -18,7 +22,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
     file, and an existing file is only replaced once the new one is complete."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_stale(path)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+    )
     os.close(fd)
     try:
         # mkstemp makes the file private (0600); give it the permissions open() would
@@ -33,31 +40,26 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
     return path
 
 
-def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a result table by extension (.csv, .tsv, .parquet, .json), atomically."""
-    path = Path(path)
-    suffix = (
-        "".join(path.suffixes[-2:])
-        if path.suffix in (".gz", ".bz2", ".xz", ".zst")
-        else path.suffix
-    )
-    base = suffix.split(".")[1] if suffix else ""
-    flat = df.copy()
-    if isinstance(flat.columns, pd.MultiIndex):
-        flat.columns = ["_".join(map(str, c)) for c in flat.columns]
-    flat.attrs = {}
-    if base in ("csv", "txt"):
-        return atomic_write(
-            path, lambda p: flat.to_csv(p, compression="infer" if suffix != base else None)
-        )
-    if base == "tsv":
-        return atomic_write(path, lambda p: flat.to_csv(p, sep="\t"))
-    if base == "parquet":
-        return atomic_write(path, lambda p: flat.to_parquet(p))
-    if base == "json":
-        return atomic_write(
-            path, lambda p: flat.reset_index().to_json(p, orient="records", indent=1)
-        )
-    from .errors import InputError
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
-    raise InputError(f"Output {str(path)!r}: unknown extension; use .csv, .tsv, .parquet or .json.")
+
+def _remove_stale(path: Path) -> None:
+    """Remove ``.<name>.<pid>.*.tmp`` files of ``path`` whose writing process is gone."""
+    prefix = f".{path.name}."
+    for tmp in path.parent.glob(f"{glob_escape(prefix)}*.tmp"):
+        pid = tmp.name[len(prefix) :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def glob_escape(text: str) -> str:
+    import glob
+
+    return glob.escape(text)

@@ -20,8 +20,10 @@ from .errors import InputError, ScaleError
 
 __all__ = ["LIBRARY_SIZE_KEY", "SCALES", "Expression", "as_expression"]
 
-SCALES = ("counts", "linear", "log2", "log1p")
-Scale = Literal["auto", "counts", "linear", "log2", "log1p"]
+#: ``rq``: relative quantities of qPCR (linear and strictly positive; logs are taken without a
+#: pseudocount, so z-scores standardise log2 RQ = -ddCt and do not depend on the calibrator).
+SCALES = ("counts", "linear", "log2", "log1p", "rq")
+Scale = Literal["auto", "counts", "linear", "log2", "log1p", "rq"]
 Rows = Literal["auto", "samples", "genes"]
 
 #: AnnData ``obs`` column with each sample's library size (total counts over *all* genes).

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,25 +26,51 @@ from .errors import IfnscoreError, InputError
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
-OUTPUT_SUFFIXES = (".csv", ".tsv", ".parquet", ".json")
 _FORMATTER = argparse.RawDescriptionHelpFormatter
+#: What -o writes (each optionally compressed: .gz, .bz2, .xz, .zst).
+OUTPUT_SUFFIXES = (".csv", ".tsv", ".json", ".parquet", ".xlsx")
 
 
 # ------------------------------------------------------------------------------ helpers
 
 
 def _output_path(value: str) -> str:
-    """argparse type for -o: a known table extension (else a usage error, exit 2)."""
-    p = Path(value)
-    suffixes = p.suffixes
-    base = (
-        suffixes[-2] if len(suffixes) >= 2 and suffixes[-1] in (".gz", ".bz2", ".xz") else p.suffix
-    )
-    if base.lower() not in OUTPUT_SUFFIXES:
+    """argparse type for -o: a known table extension, optionally compressed (else exit 2)."""
+    from ._io._frame import table_kind
+    from ._io._open import strip_compression
+
+    try:
+        table_kind(value, arg="-o")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if Path(strip_compression(value)[0]).suffix.lower() not in OUTPUT_SUFFIXES:
         raise argparse.ArgumentTypeError(
-            f"{value!r}: unknown output extension; use one of {', '.join(OUTPUT_SUFFIXES)}"
+            f"{value!r}: unknown output extension; use one of {', '.join(OUTPUT_SUFFIXES)} "
+            "(optionally followed by .gz, .bz2, .xz or .zst)"
         )
     return value
+
+
+def _upper_limit(value: str) -> float | str:
+    """argparse type for --upper-limit: a number, 'published' or 'controls' (else exit 2)."""
+    if value in ("published", "controls"):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a number, 'published' or 'controls'"
+        ) from None
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 1")
+    return n
 
 
 def _reference_path(value: str) -> str:
@@ -133,6 +160,144 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+SCALES = ["auto", "counts", "linear", "log2", "log1p", "rq"]
+
+
+def _add_scoring_options(
+    p: argparse.ArgumentParser, *, method_default: str | None, nan: bool = True
+) -> None:
+    """The options of ifnscore.score / ifnscore.calibrate, declared once for every subcommand."""
+    g = p.add_argument_group("scoring (see `ifnscore.score`)")
+    g.add_argument(
+        "--signature",
+        nargs="+",
+        metavar="NAME",
+        help="signature name(s) or a .gmt file (default: the reference's, else rice6)",
+    )
+    g.add_argument(
+        "--method",
+        default=method_default,
+        help="scoring method (default: "
+        + (method_default or "the reference's, else fc_sum")
+        + "); see `ifnscore.list_methods()`",
+    )
+    g.add_argument(
+        "--scale",
+        default="auto",
+        choices=SCALES,
+        help="expression scale (default: detected, or what the format implies)",
+    )
+    g.add_argument("--layer", help="AnnData (.h5ad): score this layer instead of X")
+    g.add_argument("--use-raw", action="store_true", help="AnnData (.h5ad): score adata.raw")
+    g.add_argument(
+        "--min-genes",
+        type=_positive_int,
+        help="fewest signature genes that must be found (default: half, rounded up)",
+    )
+    g.add_argument(
+        "--id-type",
+        default="auto",
+        choices=["auto", "symbol", "ensembl", "entrez"],
+        help="what the data's gene names are (default: each by its form)",
+    )
+    if nan:  # calibrate refuses controls with missing values: no --nan there
+        g.add_argument(
+            "--nan",
+            default="raise",
+            choices=["raise", "omit"],
+            help="missing values in signature genes: refuse (default) or leave out per sample",
+        )
+    g.add_argument(
+        "--duplicates",
+        default="sum",
+        choices=["sum", "error"],
+        help="several distinct identifiers of one gene (e.g. two Ensembl IDs): sum (default) or refuse",
+    )
+    g.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="threads for in-memory scans (default: IFNSCORE_NUM_THREADS, else all cores, at most 8)",
+    )
+
+
+def _scoring_kwargs(args: argparse.Namespace, *, nan: bool = True) -> dict[str, Any]:
+    kw = {
+        "layer": args.layer,
+        "use_raw": args.use_raw,
+        "min_genes": args.min_genes,
+        "id_type": args.id_type,
+        "duplicates": args.duplicates,
+    }
+    if nan:
+        kw["nan"] = args.nan
+    return kw
+
+
+def _add_control_options(p: argparse.ArgumentParser, *, group: Any = None) -> None:
+    """--control-samples / --control-samples-from (mutually exclusive: in ``group`` when given,
+    with the subcommand's other ways of naming the reference); --where."""
+    g = group if group is not None else p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--control-samples",
+        nargs="+",
+        metavar="SAMPLE",
+        help="the healthy controls among the input's samples",
+    )
+    g.add_argument(
+        "--control-samples-from",
+        metavar="META",
+        help="a sample table (CSV/TSV/XLSX, sample names first) that says which samples are controls; "
+        "with --where",
+    )
+    p.add_argument(
+        "--where",
+        metavar="COLUMN=VALUE",
+        help="with --control-samples-from: the controls are the rows whose COLUMN equals VALUE "
+        "(e.g. group=control)",
+    )
+
+
+def _control_names(args: argparse.Namespace, samples: Sequence[str]) -> list[str] | None:
+    """The control sample names from --control-samples or --control-samples-from/--where."""
+    from ._io._frame import read_frame
+
+    given = getattr(args, "control_samples", None)
+    source = getattr(args, "control_samples_from", None)
+    where = getattr(args, "where", None)
+    if given and source:
+        raise InputError("Give --control-samples or --control-samples-from, not both.")
+    if where and not source:
+        raise InputError(
+            "--where needs --control-samples-from META (the table it selects rows of)."
+        )
+    if source:
+        if not where or "=" not in where:
+            raise InputError(
+                "--control-samples-from needs --where COLUMN=VALUE, e.g. --where group=control."
+            )
+        column, value = (x.strip() for x in where.split("=", 1))
+        meta = read_frame(source, arg="--control-samples-from")
+        if column not in meta.columns:
+            raise InputError(
+                f"--where {where!r}: {source} has no column {column!r} (it has {list(meta.columns)})."
+            )
+        given = [str(i) for i, v in meta[column].items() if str(v).strip() == value]
+        if not given:
+            values = sorted({str(v) for v in meta[column]})[:10]
+            raise InputError(
+                f"--where {where!r}: no row of {source} has {column} = {value!r} (values: {values})."
+            )
+    if not given:
+        return None
+    known = set(samples)
+    missing = [s for s in given if s not in known]
+    if missing:
+        raise InputError(
+            f"control sample(s) {missing[:8]} are not samples of the input (first samples: {list(samples)[:5]})."
+        )
+    return list(given)
+
+
 def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = {}
     if args.sep:
@@ -180,6 +345,22 @@ def _read_inputs(args: argparse.Namespace, paths: Sequence[str], signature: Any)
         )
 
 
+def _refuse_overwrite(args: argparse.Namespace, inputs: Sequence[str]) -> None:
+    """-o must not name an input (file, or a file inside an input folder)."""
+    out = getattr(args, "output", None)
+    if not out:
+        return
+    target = Path(out).resolve()
+    for value in inputs:
+        if not value:
+            continue
+        p = Path(value).resolve()
+        if p == target or (p.is_dir() and p in target.parents):
+            raise InputError(
+                f"-o {out} would overwrite the input {value}; write the output to another path."
+            )
+
+
 def _scale(args: argparse.Namespace, adata: Any) -> Scale:
     """--scale, or the scale the reader knows (NumReads -> counts, RQ -> linear), else auto."""
     if args.scale != "auto":
@@ -194,10 +375,10 @@ def _signature_arg(values: Sequence[str] | None) -> Any:
 
 
 def _emit(table: Any, output: str | None) -> None:
-    from ._io_util import write_table
+    from ._io._frame import write_frame
 
     if output:
-        write_table(table, output)
+        write_frame(table, output, arg="-o")
     else:
         table.to_csv(sys.stdout)
 
@@ -216,68 +397,136 @@ EPILOG_SCORE = """examples:
   ifnscore score cts.xlsx --format qpcr --reference ref_qpcr.json --method fc_median
   ifnscore score run1/*.RCC --reference ref_nanostring.json -o scores.json
   ifnscore score adata.h5ad --backed --method mean_log --upper-limit 3.1
+  ifnscore score all.tsv --control-samples-from meta.csv --where group=control --samples meta.csv
+  ifnscore score patients.tsv --reference ref.json --upper-limit controls -o scores.csv.gz
 
 When the rows of a delimited file are genes, only the signature genes' rows are kept (one
 streaming pass; library sizes come from the same pass). The scores go to stdout as CSV
-unless -o is given (.csv, .tsv, .parquet or .json; written atomically).
+unless -o is given (.csv, .tsv, .json, .parquet or .xlsx, optionally .gz, .bz2, .xz or
+.zst; written atomically).
 """
 
 
-def _cmd_score(args: argparse.Namespace) -> int:
-    from . import Reference, calibrate, score
+def _signature_hint(sig: Any, ref: Any) -> Any:
+    """The genes the reader should keep: the signature(s) asked for, else the reference's."""
+    if sig is not None:
+        return sig
+    if ref is not None:
+        return {n: list(s.genes) + list(s.down) for n, s in ref.signatures.items()}
+    return "rice6"
 
-    ref = Reference.load(args.reference) if args.reference else None
+
+def _check_request(args: argparse.Namespace) -> Any:
+    """Validate what can be validated before any data is read: the method, the signature(s),
+    the reference file, the thread count. Returns the loaded reference (or None)."""
+    from ._methods import get_method
+    from ._reference import Reference
+    from ._signatures import as_signatures
+
+    if getattr(args, "threads", None) is not None:
+        os.environ["IFNSCORE_NUM_THREADS"] = str(args.threads)
+    else:
+        from ._gather import n_threads
+
+        n_threads()  # a bad IFNSCORE_NUM_THREADS is an error now, not after the read
+    if args.method is not None:
+        get_method(args.method)
     sig = _signature_arg(args.signature)
-    hint = sig
-    if hint is None and ref is not None:
-        hint = {n: list(s.genes) + list(s.down) for n, s in ref.signatures.items()}
-    adata = _read_inputs(args, args.input, hint if hint is not None else "rice6")
+    if sig is not None:
+        as_signatures(sig)
+    ref_path = getattr(args, "reference", None)
+    return Reference.load(ref_path) if ref_path else None
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from ._io._frame import read_frame
+    from ._reference import calibrate
+    from ._results import flat
+    from ._score import score_table
+
+    _refuse_overwrite(args, [*args.input, args.samples or "", args.reference or ""])
+    ref = _check_request(args)
+    sig = _signature_arg(args.signature)
+    meta = read_frame(args.samples, arg="--samples") if args.samples else None
+    if args.groups and meta is None:
+        raise InputError("--groups needs --samples FILE (sample metadata with that column).")
+    hint = _signature_hint(sig, ref)
+    adata = _read_inputs(args, args.input, hint)
+    _report_read(args, adata)
     scale = _scale(args, adata)
-    if args.controls or args.control_samples:
-        if args.controls:
-            controls = _read_inputs(args, args.controls, hint if hint is not None else "rice6")
-        else:
-            missing = [s for s in args.control_samples if s not in adata.obs_names]
-            if missing:
-                raise InputError(f"--control-samples {missing} are not samples of the input.")
-            controls = adata[list(args.control_samples)]
+    kw = _scoring_kwargs(args)
+    names = _control_names(args, [str(s) for s in adata.obs_names])
+    if args.controls or names is not None:
+        if ref is not None:
+            raise InputError(
+                "Give --reference or healthy controls (--controls, --control-samples...), not both."
+            )
+        controls = _read_inputs(args, args.controls, hint) if args.controls else adata[names]
         ref = calibrate(
             controls,
             signature=sig,
             method=args.method or "fc_sum",
-            scale=scale,
-            upper_limit=args.upper_limit,
+            scale=_scale(args, controls),
+            **_scoring_kwargs(args, nan=False),
         )
         _info(args, f"calibrated on {ref.n_controls} controls: {ref!r}")
-    upper = args.upper_limit if (ref is None and args.upper_limit is not None) else None
-    score(
+    groups = None
+    if args.groups:
+        groups = _metadata_column(meta, args.groups, [str(s) for s in adata.obs_names], "--groups")
+    table = score_table(
         adata,
-        signature=sig,
+        sig,
         method=args.method,
         reference=ref,
+        upper_limit=args.upper_limit,
+        groups=groups,
         scale=scale,
-        upper_limit=upper,
-        nan=args.nan,
-    )  # AnnData in, results written to its obs (ours, read above), None returned
-    table = _frame_from_obs(adata, "ifnscore")
-    _emit(table, args.output)
+        **kw,
+    )
+    out = flat(table)
+    if meta is not None:
+        out = _with_metadata(out, meta, args.samples)
+    _emit(out, args.output)
     if args.output:
-        _info(args, f"wrote {len(table)} rows to {args.output}")
+        _info(args, f"wrote {len(out)} rows to {args.output}")
     return 0
 
 
-def _frame_from_obs(adata: Any, key: str) -> Any:
-    """The score table from the obs columns score() wrote (flat names: rice6_score, rice6_positive)."""
-    cols = adata.uns[key]["obs_columns"]
-    table = adata.obs[cols].copy()
-    names = list(adata.uns[key]["signatures"])
-    if len(names) == 1:
-        table.columns = ["score" if c == key else c[len(key) + 1 :] for c in cols]
-    else:
-        table.columns = [c[len(key) + 1 :] if c.startswith(key + "_") else c for c in cols]
-        table.columns = [f"{c}_score" if c in names else c for c in table.columns]
-    table.index.name = "sample"
-    return table
+def _metadata_column(meta: Any, column: str, samples: Sequence[str], flag: str) -> Any:
+    if column not in meta.columns:
+        raise InputError(
+            f"{flag} {column!r} is not a column of --samples (it has {list(meta.columns)})."
+        )
+    missing = [s for s in samples if s not in meta.index]
+    if missing:
+        raise InputError(
+            f"--samples has no row for sample(s) {missing[:5]}; {flag} needs one for every sample."
+        )
+    return meta.loc[list(samples), column]
+
+
+def _with_metadata(out: Any, meta: Any, source: str) -> Any:
+    """The score table with the --samples columns after the scores (no column overwritten)."""
+    clash = [c for c in meta.columns if c in out.columns]
+    if clash:
+        raise InputError(
+            f"--samples {source} has column(s) {clash} that the score table already has; rename them."
+        )
+    missing = [s for s in out.index if s not in meta.index]
+    if missing:
+        print(
+            f"ifnscore: note: --samples has no row for {len(missing)} scored sample(s) (first: {missing[:3]}); "
+            "their metadata cells are empty.",
+            file=sys.stderr,
+        )
+    return out.join(meta, how="left")
+
+
+def _report_read(args: argparse.Namespace, adata: Any) -> None:
+    """Print what the reader left out (qPCR control wells, skipped files...), when it says."""
+    info = adata.uns.get("ifnscore_read", {}) if hasattr(adata, "uns") else {}
+    for line in info.get("notes", []) if isinstance(info, dict) else []:
+        _info(args, f"ifnscore {args.command}: note: {line}")
 
 
 def _add_score_parser(sub: Any) -> None:
@@ -289,50 +538,40 @@ def _add_score_parser(sub: Any) -> None:
         formatter_class=_FORMATTER,
     )
     p.add_argument("input", nargs="+", metavar="INPUT", help="expression file(s) or folder")
-    p.add_argument(
-        "--signature",
-        nargs="+",
-        metavar="NAME",
-        help="signature name(s) (default: the reference's, else rice6)",
-    )
-    p.add_argument("--method", help="scoring method (default: the reference's, else fc_sum)")
     ref = p.add_mutually_exclusive_group()
+    ref.add_argument(
+        "--reference", metavar="REF.json", help="a reference saved by `ifnscore calibrate`"
+    )
     ref.add_argument(
         "--controls",
         nargs="+",
         metavar="FILE",
         help="healthy-control expression file(s) to calibrate on",
     )
-    ref.add_argument(
-        "--control-samples",
-        nargs="+",
-        metavar="SAMPLE",
-        help="healthy controls among the input's samples",
-    )
-    ref.add_argument(
-        "--reference", metavar="REF.json", help="a reference saved by `ifnscore calibrate`"
+    _add_control_options(p, group=ref)
+    p.add_argument(
+        "--upper-limit",
+        type=_upper_limit,
+        help="classify with this limit: a number, 'published' or 'controls' (the reference's)",
     )
     p.add_argument(
-        "--scale",
-        default="auto",
-        choices=["auto", "counts", "linear", "log2", "log1p"],
-        help="expression scale (default: detected, or what the format implies)",
+        "--samples",
+        metavar="META",
+        help="sample metadata (CSV/TSV/XLSX, sample names first): its columns are carried into the output",
     )
     p.add_argument(
-        "--upper-limit", type=float, help="classify with this limit instead of the reference's"
-    )
-    p.add_argument(
-        "--nan",
-        default="raise",
-        choices=["raise", "omit"],
-        help="missing values in signature genes: refuse (default) or leave out",
+        "--groups",
+        metavar="COLUMN",
+        help="classify each sample by its --samples group's partition limit",
     )
     p.add_argument(
         "-o",
         "--output",
         type=_output_path,
-        help="write the scores here (.csv/.tsv/.parquet/.json); default stdout (CSV)",
+        help="write the scores here (.csv/.tsv/.json/.parquet/.xlsx, optionally .gz/.bz2/.xz/.zst); "
+        "default stdout (CSV)",
     )
+    _add_scoring_options(p, method_default=None)
     _add_input_options(p)
     p.set_defaults(func=_cmd_score)
 
@@ -351,25 +590,31 @@ written atomically as JSON; its summary is printed.
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from . import calibrate
+    from ._reference import calibrate
 
+    _refuse_overwrite(args, [*args.controls, args.samples or "", args.control_samples_from or ""])
+    _check_request(args)
     sig = _signature_arg(args.signature)
-    controls = _read_inputs(args, args.controls, sig if sig is not None else "rice6")
-    limit: Any = args.upper_limit
-    if limit is not None:
-        with suppress(ValueError):
-            limit = float(limit)
+    data = _read_inputs(args, args.controls, sig if sig is not None else "rice6")
+    _report_read(args, data)
+    names = _control_names(args, [str(s) for s in data.obs_names])
+    controls = data if names is None else data[names]
     groups = _groups_arg(args, controls)
+    extra: dict[str, Any] = {}
+    if args.exclude_genes:
+        extra["exclude_genes"] = list(args.exclude_genes)
     ref = calibrate(
         controls,
         signature=sig,
         method=args.method,
         scale=_scale(args, controls),
-        upper_limit=limit,
+        upper_limit=args.upper_limit,
         rule=args.rule,
         groups=groups,
         exclude_outliers=args.exclude_outliers,
         strict=args.strict,
+        **_scoring_kwargs(args, nan=False),
+        **extra,
     )
     ref.save(args.output)
     if not args.quiet:
@@ -398,9 +643,9 @@ def _groups_arg(args: argparse.Namespace, controls: Any) -> Any:
         return None
     if args.samples is None:
         raise InputError("--groups needs --samples FILE (sample metadata with that column).")
-    from .longitudinal import _read_table
+    from ._io._frame import read_frame
 
-    meta = _read_table(args.samples, "--samples", index=True)
+    meta = read_frame(args.samples, arg="--samples")
     if args.groups not in meta.columns:
         raise InputError(
             f"--groups {args.groups!r} is not a column of {args.samples} (has {list(meta.columns)})."
@@ -435,15 +680,18 @@ def _add_calibrate_parser(sub: Any) -> None:
         help="where to write the reference (.json)",
     )
     p.add_argument(
-        "--signature", nargs="+", metavar="NAME", help="signature name(s) (default rice6)"
-    )
-    p.add_argument("--method", default="fc_sum", help="scoring method (default: %(default)s)")
-    p.add_argument(
         "--rule",
-        default="mean+2sd",
-        help="controls' limit rule: mean+Ksd (default mean+2sd), pNN (e.g. p97.5, CLSI EP28 ranks), "
-        "robust (Horn & Pesce), ep28 (chosen by the number of controls), each optionally on the "
-        "log or Box-Cox scale: log:ep28, boxcox:mean+2sd",
+        default="ep28",
+        help="controls' limit rule (default ep28: CLSI EP28-A3c's choice by the number of controls): "
+        "mean+Ksd (e.g. mean+2sd, Rice 2013's convention), pNN (e.g. p97.5, EP28 ranks), robust "
+        "(Horn & Pesce), ep28; each optionally on the log or Box-Cox scale: log:ep28, boxcox:mean+2sd",
+    )
+    p.add_argument(
+        "--exclude-genes",
+        nargs="+",
+        metavar="GENE",
+        help="leave these signature genes out (e.g. a gene whose control median is 0); recorded in "
+        "the reference and re-applied when scoring with it",
     )
     p.add_argument("--samples", metavar="FILE", help="sample metadata (CSV/TSV, sample IDs first)")
     p.add_argument(
@@ -457,18 +705,15 @@ def _add_calibrate_parser(sub: Any) -> None:
     p.add_argument(
         "--strict",
         action="store_true",
-        help="refuse fewer controls than the rule needs (EP28: 20), instead of a warning",
+        help="refuse fewer controls than the rule needs, instead of a warning",
     )
     p.add_argument(
         "--upper-limit",
+        type=_upper_limit,
         help="'published', 'controls' or a number (default: published when available)",
     )
-    p.add_argument(
-        "--scale",
-        default="auto",
-        choices=["auto", "counts", "linear", "log2", "log1p"],
-        help="expression scale (default: detected)",
-    )
+    _add_control_options(p)
+    _add_scoring_options(p, method_default="fc_sum", nan=False)
     _add_input_options(p)
     p.set_defaults(func=_cmd_calibrate)
 
@@ -485,7 +730,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from . import calibrate, datasets, score
-    from ._io_util import write_table
+    from ._io._frame import write_frame
 
     counts, samples = datasets.load_example(as_frame=True)
     controls = counts[samples["group"] == "control"]
@@ -515,7 +760,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print("\nfollowed JDM patient (simulated after the published case):", file=out)
     with pd.option_context("display.float_format", "{:.2f}".format):
         print(case.to_string(), file=out)
-    path = write_table(table, args.output)
+    path = write_frame(table, args.output, arg="-o")
     print(f"\nwrote {len(table)} rows to {path}", file=out)
     return 0
 
@@ -658,19 +903,22 @@ Exit code 0 whether or not the limit is accepted; the verdict is printed.
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from . import Reference, score, verify_limit
+    from ._results import one_signature
+    from ._score import score_table
+    from ._verify import verify_limit
 
-    ref = Reference.load(args.reference)
+    args.method = None
+    ref = _check_request(args)
     sig = ref.one_signature(args.signature)
-    data = _read_inputs(args, args.healthy, list(ref.signatures))
-    score(data, reference=ref, scale=_scale(args, data))  # AnnData: results go to its obs
-    table = _frame_from_obs(data, "ifnscore")
-    scores = table["score"] if len(ref.signatures) == 1 else table[f"{sig}_score"]
+    data = _read_inputs(args, args.healthy, _signature_hint(None, ref))
+    _report_read(args, data)
+    table = score_table(data, reference=ref, scale=_scale(args, data), **_scoring_kwargs(args))
+    _, fields = one_signature(table, sig, arg="--signature")
     limit = args.limit if args.limit is not None else ref.signatures[sig].upper_limit.value
-    v = verify_limit(limit, scores)
+    v = verify_limit(limit, fields["score"])
     print(
         f"limit {v.limit:.4g} ({sig}, {ref.method}): {v.n_outside} of {v.n} healthy samples at or above it "
-        f"(at most {v.max_outside} allowed) -> {'ACCEPTED' if v.accepted else 'NOT accepted'}"
+        f"(at most {v.max_outside} allowed; p = {v.p_value:.3g}) -> {'ACCEPTED' if v.accepted else 'NOT accepted'}"
     )
     if v.outside:
         print(f"outside: {', '.join(v.outside)}")
@@ -696,12 +944,19 @@ def _add_verify_parser(sub: Any) -> None:
     p.add_argument(
         "--signature", help="which of the reference's signatures (when it holds several)"
     )
-    p.add_argument(
-        "--scale",
-        default="auto",
-        choices=["auto", "counts", "linear", "log2", "log1p"],
-        help="expression scale (default: detected)",
+    g = p.add_argument_group("scoring (see `ifnscore.score`)")
+    g.add_argument(
+        "--scale", default="auto", choices=SCALES, help="expression scale (default: detected)"
     )
+    g.add_argument("--layer", help="AnnData (.h5ad): score this layer instead of X")
+    g.add_argument("--use-raw", action="store_true", help="AnnData (.h5ad): score adata.raw")
+    g.add_argument(
+        "--min-genes", type=_positive_int, help="fewest signature genes that must be found"
+    )
+    g.add_argument("--id-type", default="auto", choices=["auto", "symbol", "ensembl", "entrez"])
+    g.add_argument("--nan", default="raise", choices=["raise", "omit"])
+    g.add_argument("--duplicates", default="sum", choices=["sum", "error"])
+    g.add_argument("--threads", type=_positive_int, help="threads for in-memory scans")
     _add_input_options(p)
     p.set_defaults(func=_cmd_verify)
 
@@ -771,8 +1026,92 @@ def _show_warning(command: str) -> Callable[..., None]:
     return show
 
 
+#: Python keywords of the API -> the flags that say the same on the command line.
+_FLAGS = {
+    "reference": "--reference",
+    "upper_limit": "--upper-limit",
+    "signature": "--signature",
+    "method": "--method",
+    "scale": "--scale",
+    "rows": "--rows",
+    "layer": "--layer",
+    "use_raw": "--use-raw",
+    "nan": "--nan",
+    "min_genes": "--min-genes",
+    "duplicates": "--duplicates",
+    "id_type": "--id-type",
+    "rule": "--rule",
+    "strict": "--strict",
+    "exclude_outliers": "--exclude-outliers",
+    "exclude_genes": "--exclude-genes",
+    "groups": "--groups",
+    "format": "--format",
+    "sep": "--sep",
+    "sheet": "--sheet",
+    "reference_genes": "--reference-genes",
+    "calibrator": "--calibrator",
+    "max_ct": "--max-ct",
+    "max_sd": "--max-sd",
+    "undetermined": "--undetermined",
+    "normalize_to": "--normalize-to",
+    "quantity": "--quantity",
+    "tx2gene": "--tx2gene",
+    "backed": "--backed",
+}
+_PHRASES = (
+    (
+        re.compile(
+            r"pass reference=ifnscore\.calibrate\([^)]*\)(?: \(or Reference\.load\(path\)\))?"
+        ),
+        "pass --reference REF.json (from `ifnscore calibrate`) or healthy controls (--controls FILE, "
+        "--control-samples S1 S2 ...)",
+    ),
+    (re.compile(r"ifnscore\.calibrate\(([^)]*)\)"), "`ifnscore calibrate`"),
+)
+_KEYWORD = re.compile(r"(?<![\w.\-])([a-z][a-z_]*)=(?:'([^']*)'|\"([^\"]*)\"|([^\s,;)\]]*))")
+
+
+def cli_words(message: str) -> str:
+    """A library message in the words of the command line: ``scale='log2'`` -> ``--scale log2``."""
+    for pattern, text in _PHRASES:
+        message = pattern.sub(text, message)
+
+    def flag(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in _FLAGS:
+            return m.group(0)
+        value = next((g for g in m.groups()[1:] if g is not None), "")
+        if value in ("True", "true") and name in (
+            "strict",
+            "use_raw",
+            "backed",
+            "exclude_outliers",
+        ):
+            return _FLAGS[name]
+        return f"{_FLAGS[name]} {value}".rstrip()
+
+    return _KEYWORD.sub(flag, message)
+
+
+#: Optional imports -> the extra that installs them.
+_EXTRAS = {
+    "openpyxl": "io",
+    "pyarrow": "io",
+    "zstandard": "io",
+    "python_calamine": "io",
+    "tqdm": "io",
+    "matplotlib": "plot",
+    "dask": "dask",
+    "distributed": "dask",
+    "zarr": "zarr",
+    "numba": "fast",
+    "h5py": "io",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (0 ok, 1 data error, 2 usage error)."""
+    """Run the command line; return the exit code (0 ok, 1 data error, 2 usage error, 130
+    interrupted)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -789,14 +1128,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("default")
             warnings.showwarning = _show_warning(args.command)
             return int(args.func(args))
+    except KeyboardInterrupt:
+        print(f"ifnscore {args.command}: interrupted; nothing was written.", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # e.g. `ifnscore score ... | head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except ImportError as exc:
+        if args.debug:
+            raise
+        name = (exc.name or "").split(".")[0]
+        extra = _EXTRAS.get(name)
+        hint = (
+            f"pip install 'ifnscore[{extra}]'"
+            if extra
+            else f"pip install {name or 'the missing package'}"
+        )
+        print(
+            f"ifnscore {args.command}: error: this needs the optional package {name or exc}: {hint}.",
+            file=sys.stderr,
+        )
+        return 1
     except (IfnscoreError, OSError) as exc:
         if args.debug:
             raise
-        message = " ".join(str(exc).split())
+        message = cli_words(" ".join(str(exc).split()))
         print(f"ifnscore {args.command}: error: {message}", file=sys.stderr)
         return 1
 

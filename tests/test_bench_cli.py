@@ -43,7 +43,7 @@ def test_bench_cli_prints_throughput_and_memory(capsys, tmp_path):
     [
         (["--cells", "0"], "--cells must be at least 1"),
         (["--density", "0.7"], "--density must be in (0, 0.5)"),
-        (["--methods", "nope"], "method='nope' is not known"),
+        (["--methods", "nope"], "--method nope is not known"),
     ],
 )
 def test_bench_cli_bad_arguments(capsys, args, message):

@@ -166,11 +166,11 @@ def test_qpcr_and_nanostring_on_the_command_line(tmp_path, capsys):
             rcc_text(f"N{i}", endo, {"GAPDH": 1000, "ACTB": 3000}, lane=i + 1)
         )
     assert (
-        main(["score", str(d), "--control-samples", "N0", "N1", "--normalize-to", "1000", "-q"])
+        main(["score", str(d), "--control-samples", "L0", "L1", "--normalize-to", "1000", "-q"])
         == 0
     )
     got = _stdout_table(capsys)
-    assert list(got.index) == ["N0", "N1", "N2", "N3"]
+    assert list(got.index) == ["L0", "L1", "L2", "L3"]  # RCC samples are keyed by file name
     assert got["score"].is_monotonic_increasing
 
 

@@ -40,10 +40,10 @@ def test_signatures_listing_and_detail(capsys):
 def test_errors_and_usage(tmp_path, capsys):
     assert main(["signatures", "rice7"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("ifnscore signatures: error: signature='rice7' is not a published")
+    assert err.startswith("ifnscore signatures: error: --signature rice7 is not a published")
     assert "Traceback" not in err
     assert main(["demo", "-o", str(tmp_path / "x.csv"), "--method", "nope"]) == 1
-    assert "method='nope' is not known" in capsys.readouterr().err
+    assert "--method nope is not known" in capsys.readouterr().err
     assert main([]) == 2
     assert main(["frobnicate"]) == 2
     assert main(["demo", "--bogus"]) == 2
