@@ -625,3 +625,40 @@ def test_generic_table_is_not_claimed(tmp_path):
 )
 def test_iso_date(text, iso):
     assert _abi._iso_date(text) == iso
+
+
+def test_array_plate_repeated_positions_use_well_numbers(tmp_path):
+    # an array format whose sub-arrays reuse positions: positions repeat, well numbers do not
+    text = (
+        "* Instrument Type = QuantStudio(TM) 12K Flex System\n\n[Results]\n"
+        "Well\tWell Position\tSample Name\tTarget Name\tTask\tCRT\n"
+        "1\ta1\tS1\tIFI27\tUNKNOWN\t21.5\n"
+        "65\ta1\tS1\tIFI27\tUNKNOWN\t21.7\n"
+    )
+    df = read_ct(_write(tmp_path, "oa.txt", text))
+    assert list(df["well"]) == ["1", "65"]
+    assert list(df["ct"]) == [21.5, 21.7]
+    assert any("well number" in n for n in df.attrs["ifnscore_ct"]["notes"])
+
+
+def test_long_text_export_reads_results_after_amplification(tmp_path):
+    # a v1.x text export with every section: the [Results] section comes after ~40k
+    # amplification lines (beyond the 256 KB the sniff sees), the preamble decides
+    amp = "".join(
+        f"{w}\t{c}\tIFI27\t{0.1 * c:.3f}\t{0.01 * c:.3f}\n"
+        for w in range(1, 97)
+        for c in range(1, 41)
+    )
+    text = (
+        STEPONE_HEAD
+        + "[Amplification Data]\nWell\tCycle\tTarget Name\tRn\tDelta Rn\n"
+        + amp * 10
+        + "[Results]\n"
+        + STEPONE_HEADER
+        + "H12\tS96\tIFI27\tUNKNOWN\tFAM\tNFQ-MGB\tfalse\t33.333\t33.3\t0.1\t\n"
+    )
+    p = _write(tmp_path, "big.txt", text)
+    assert p.stat().st_size > 256 * 1024
+    df = read_ct(p)
+    assert list(df["well"]) == ["H12"]
+    assert df["ct"].iloc[0] == 33.333
