@@ -259,12 +259,12 @@ def _is_wide(grid: list[tuple[int, list[Any]]]) -> bool:
     header = [_cell(c) for c in grid[0][1]]
     while header and header[-1] == "":
         header.pop()
-    if (
-        len(header) < 2
-        or any(h == "" for h in header[1:])
-        or any(_num(h) is not None for h in header[1:])
-    ):
+    if len(header) < 2 or any(h == "" for h in header[1:]):
         return False
+    if all(_num(h) is not None for h in header[1:]) and (
+        header[0] == "" or _num(header[0]) is not None
+    ):
+        return False  # numbers all along the first line: no header (sample numbers need a corner label)
     numbers = 0
     for _, cells in grid[1:]:
         cells = list(cells)
@@ -301,14 +301,16 @@ def sniff(probe: Probe) -> bool:
 # ------------------------------------------------------------------------------ parse
 
 
-def _load(probe: Probe, sheet: str | int | None) -> tuple[list[tuple[int, list[Any]]], str, str]:
-    """(grid, where, what a 'line' is) of the file or the chosen sheet."""
+def _load(
+    probe: Probe, sheet: str | int | None
+) -> tuple[list[tuple[int, list[Any]]], str, str, str | None]:
+    """(grid, where, what a 'line' is, the sheet's name) of the file or the chosen sheet."""
     if probe.kind == "text":
         if sheet is not None:
             raise InputError(
                 f"{probe.where}: sheet={sheet!r} was given but the file is a text table, not a workbook."
             )
-        return _text_grid(read_text(probe)), probe.where, "line"
+        return _text_grid(read_text(probe)), probe.where, "line", None
     if probe.kind not in ("xlsx", "xls"):
         raise InputError(f"{probe.where}: not a Ct table (a {probe.kind} file).")
     if _workbook_lib_missing(probe):
@@ -350,7 +352,7 @@ def _load(probe: Probe, sheet: str | int | None) -> tuple[list[tuple[int, list[A
                 f"{where}: the first sheet is not a Ct table, but sheet {others[0]!r} looks like one; pass "
                 f"sheet={others[0]!r}."
             )
-    return grid, where, "row"
+    return grid, where, "row", name
 
 
 def _workbook_lib_missing(probe: Probe) -> bool:
@@ -671,7 +673,7 @@ def parse(
     """The long Ct table of a generic long or wide Ct table (see the module docstring)."""
     if rows not in ("auto", "samples", "genes"):
         raise InputError(f"rows={rows!r} is not valid; use 'auto', 'samples' or 'genes'.")
-    grid, where, unit = _load(probe, sheet)
+    grid, where, unit, sheet_name = _load(probe, sheet)
     if not grid:
         raise InputError(f"{where} is empty (no header line).")
     if len(grid) < 2:
@@ -681,16 +683,20 @@ def parse(
         fmt = "generic long Ct table"
     else:
         head = [_cell(x) for x in grid[0][1]]
-        if any(_find_all(head, n) for n in (_SAMPLE, _TARGET, _CT)) and not _is_wide(grid):
-            lacking = [
-                w
-                for w, n in (("sample", _SAMPLE), ("target", _TARGET), ("Ct", _CT))
-                if not _find_all(head, n)
-            ]
+        roles = [bool(_find_all(head, n)) for n in (_SAMPLE, _TARGET, _CT)]
+        if sum(roles) >= 2:  # a long table lacking one column (a wide one names at most its corner)
+            lacking = [w for w, ok in zip(("sample", "target", "Ct"), roles, strict=True) if not ok]
             raise InputError(
-                f"{where}: the header has no {' or '.join(lacking)} column (columns: {head[:10]}); a long Ct table "
+                f"{where}: the header has no {lacking[0]} column (columns: {head[:10]}); a long Ct table "
                 "needs sample (Sample Name), target (Target Name, Gene) and Ct (Ct, Cq) columns."
             )
         table, notes = _wide(grid, rows, where, unit)
         fmt = "generic wide Ct table"
-    return finish(table, where=where, fmt=fmt, vendor="generic", notes=notes)
+    return finish(
+        table,
+        where=probe.where,
+        fmt=fmt,
+        vendor="generic",
+        notes=notes,
+        extra={"sheet": sheet_name} if sheet_name is not None else None,
+    )
