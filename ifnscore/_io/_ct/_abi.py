@@ -30,12 +30,14 @@ that the ABI software writes in ``Cт`` read as a Latin ``t``):
   (``true``/``false``, ``TRUE``/``FALSE``, ``0``/``1``) becomes ``omitted``, ``Quantity``
   (the known quantity of standards; thousands separators read) becomes ``quantity``.
 
-References: the column layouts follow the exports of the QuantStudio 6/7 Flex and
-Design & Analysis software as documented in Thermo Fisher's *QuantStudio 6 and 7 Flex
-Real-Time PCR System Software User Guide* (Pub. 4489821, "Export data") and *QuantStudio
-Design and Analysis Software v2 User Guide* (Pub. MAN0018200), and the files parsed by the
-open-source allotropy project (``appbio_quantstudio`` and
-``appbio_quantstudio_designandanalysis`` parsers).
+References: the section and column layouts are those of the exports themselves (real
+QuantStudio 1/3/5/7 Flex, ViiA 7 and Design & Analysis 2.7 files) and of the open-source
+allotropy project's parsers of them (Benchling, ``src/allotropy/parsers/appbio_quantstudio/``
+``appbio_quantstudio_structure.py``: ``* key = value`` header split at ``=``, ``[Results]``
+read as tab-separated with ``,`` thousands separators, ``CT``/``Ct`` per well;
+``appbio_quantstudio_designandanalysis``: ``Results`` sheet, ``Cq``). The SDS 2.x layout
+(``SDS 2.2.2<TAB>AQ Results<TAB>1.0``, ``Detector Name``) is that of SDS 2.2.2 exports
+published with analysis scripts on GitHub.
 """
 
 from __future__ import annotations
