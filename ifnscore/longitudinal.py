@@ -51,6 +51,10 @@ the ``confirm=``):
   p-value from :math:`t = r_{rm}\sqrt{\mathrm{df} / (1 - r_{rm}^2)}` and the 95% confidence
   interval :math:`\tanh(\operatorname{atanh} r_{rm} \pm 1.96 / \sqrt{\mathrm{df} - 1})` (the
   Fisher interval of the authors' ``rmcorr`` R package, with :math:`n = \mathrm{df} + 2`).
+  The p-value and interval need at least two patients (with one, :math:`r_{rm}` is that
+  patient's Pearson r, and a p-value would again treat serial visits as independent). Like
+  any ANCOVA, it assumes independent residuals once each patient's own level is removed; it
+  does not model how close in time the visits are.
 
 Irregular visits need no special handling: every quantity uses the visit times as given, and
 nothing is interpolated. Missing values: a visit without a score stays in ``visits`` (its
@@ -126,8 +130,10 @@ class Followup:
         with the repeated-measures correlation (Bakdash & Marusich 2017) ``r_rm``, ``dof``
         (:math:`N - k - 1`), ``p_value`` (two-sided), ``ci_low`` and ``ci_high`` (95%),
         ``n_obs`` (:math:`N`, paired visits) and ``n_patients`` (:math:`k`, patients with at
-        least two paired visits). NaN where it cannot be computed (``dof < 2`` for the
-        interval, ``dof < 1`` or no within-patient variation for the rest).
+        least two paired visits). NaN where it cannot be computed: ``p_value`` and the
+        interval need two or more patients (with one, ``r_rm`` is that patient's
+        Pearson r, descriptive only), the interval also ``dof >= 2``; everything needs
+        ``dof >= 1`` and within-patient variation of both.
     excluded : pandas.DataFrame
         Samples that were not followed, with ``patient`` and ``reason``.
     upper_limit : float
@@ -701,6 +707,11 @@ def _rm_corr(patient: pd.Series, x: pd.Series, y: pd.Series) -> dict[str, Any]:
     if sxx <= 0 or syy <= 0:
         return out
     r = float(np.clip(sxy / np.sqrt(sxx * syy), -1.0, 1.0))
+    out.update(r_rm=r)
+    if k < 2:
+        # one patient: r_rm is that patient's Pearson r; a p-value would treat one patient's
+        # serial visits as independent observations
+        return out
     if abs(r) == 1.0:
         p, lo, hi = 0.0, r, r
     else:
@@ -710,7 +721,7 @@ def _rm_corr(patient: pd.Series, x: pd.Series, y: pd.Series) -> dict[str, Any]:
         if dof >= 2:
             half = stats.norm.ppf(0.975) / np.sqrt(dof - 1)
             lo, hi = float(np.tanh(np.arctanh(r) - half)), float(np.tanh(np.arctanh(r) + half))
-    out.update(r_rm=r, p_value=p, ci_low=lo, ci_high=hi)
+    out.update(p_value=p, ci_low=lo, ci_high=hi)
     return out
 
 

@@ -258,7 +258,7 @@ def trajectory(
             mew=2,
             zorder=4,
         )
-        rel = v["relapse"].to_numpy(dtype=bool)
+        rel = v["re_elevation"].to_numpy(dtype=bool)
         if rel.any():
             ax.plot(
                 t[rel],

@@ -433,11 +433,44 @@ def _patients_section(followup: Followup | None, plot: Any) -> str:
         parts.append("<p>No patient has two or more visits.</p>")
         return "\n".join(parts)
     unit = followup.time_unit
+    lim = followup.upper_limit
+    band = (
+        f"above means score ≥ {_num(lim * (1 + followup.margin))} and below means score < "
+        f"{_num(lim * (1 - followup.margin))} (the limit ± {_num(100 * followup.margin)}%)"
+        if followup.margin > 0
+        else f"above means score ≥ {_num(lim)}, below means score < {_num(lim)}"
+    )
+    runs = "one visit" if followup.confirm == 1 else f"{followup.confirm} consecutive visits"
+    base = (
+        "first visit"
+        if followup.baseline == "first"
+        else "last visit at or before the first treatment start"
+    )
     parts.append(
         f"<p>{len(followup.patients)} patient(s) with two or more visits. Time is in {unit}s"
-        " from the first visit; normalisation is the first visit below the limit (the true "
-        "crossing lies between the last visit above and that visit).</p>"
+        f" from the first visit. The baseline is the {base}; "
+        f"{band}; a change of state needs {runs}. Normalisation: from above to below (the true "
+        "crossing lies between the last visit above and the first visit of the confirming "
+        "run). Re-elevation: above again after a normalisation; a patient below at baseline "
+        "who rises has a first elevation, not a re-elevation.</p>"
     )
+    for c in followup.clinical:
+        rm = followup.rm_correlation.loc[c]
+        parts.append(
+            f"<p>Repeated-measures correlation of the score with {_e(c)} over the patients "
+            f"(Bakdash &amp; Marusich 2017, doi:10.3389/fpsyg.2017.00456): r<sub>rm</sub> = "
+            f"{_num(rm['r_rm'], 3)}, df = {int(rm['dof'])} ({int(rm['n_obs'])} visits of "
+            f"{int(rm['n_patients'])} patient(s)), "
+            + (
+                f"95% CI {_num(rm['ci_low'], 3)} to {_num(rm['ci_high'], 3)}, "
+                f"p = {_num(rm['p_value'], 3)}."
+                if np.isfinite(rm["p_value"])
+                else "no p-value or confidence interval (they need two or more patients with "
+                "two or more visits that have both values)."
+            )
+            + " The per-patient Spearman ρ below is descriptive only: one patient's visits are "
+            "not independent.</p>"
+        )
     for pid in followup.patients:
         r = followup.summary.loc[pid]
         items = {
@@ -457,10 +490,16 @@ def _patients_section(followup: Followup | None, plot: Any) -> str:
                 )
             else:
                 items["time to normalisation"] = "not normalised by the latest visit"
+        elif pd.isna(r["above_at_baseline"]):
+            items["time to normalisation"] = "within the margin around the limit at baseline"
         else:
             items["time to normalisation"] = "below the limit at baseline"
-        times = ", ".join(_num(t) for t in r["relapse_times"])
-        items["relapses"] = f"{int(r['n_relapses'])}" + (f" (at {unit} {times})" if times else "")
+        if np.isfinite(r["first_elevation_time"]):
+            items["first elevation"] = f"at {unit} {_num(r['first_elevation_time'])}"
+        times = ", ".join(_num(t) for t in r["re_elevation_times"])
+        items["re-elevations"] = f"{int(r['n_re_elevations'])}" + (
+            f" (at {unit} {times})" if times else ""
+        )
         for c in followup.clinical:
             items[f"Spearman ρ with {c}"] = f"{_num(r[f'rho_{c}'], 3)} (n = {int(r[f'n_{c}'])})"
         visits = followup.patient(pid).drop(columns="patient")

@@ -86,7 +86,7 @@ def test_bundled_patient_spearman_by_hand(scored, case):
 
 def test_bundled_patient_rm_correlation_is_the_centred_pearson(case):
     """With one patient, centring within the patient is plain centring, so r_rm is Pearson's r
-    of the 9 visits; df = N - k - 1 = 9 - 1 - 1 = 7."""
+    of the 9 visits; df = N - k - 1 = 9 - 1 - 1 = 7. It stays descriptive: no p-value."""
     v = case.patient("JDM01")
     rm = case.rm_correlation.loc["cmas"]
     r = np.corrcoef(v["score"], v["cmas"])[0, 1]
@@ -94,6 +94,10 @@ def test_bundled_patient_rm_correlation_is_the_centred_pearson(case):
     assert rm["dof"] == 7
     assert rm["n_obs"] == 9
     assert rm["n_patients"] == 1
+    # one patient: no p-value or interval (they would treat serial visits as independent)
+    assert np.isnan(rm["p_value"])
+    assert np.isnan(rm["ci_low"])
+    assert np.isnan(rm["ci_high"])
     assert list(case.rm_correlation.columns) == [
         "r_rm",
         "dof",
