@@ -270,7 +270,7 @@ def trajectory(
                 mec=_LIMIT,
                 mew=2,
                 zorder=4,
-                label="relapse (back above the limit)",
+                label="re-elevation (above the limit again after normalising)",
             )
         for ti, si in zip(t[ok], s[ok], strict=True):
             ax.annotate(
