@@ -357,6 +357,9 @@ def _write(tmp_path, text, name="ct.csv"):
 
 def test_long_table(tmp_path):
     t = read_ct(_write(tmp_path, LONG))
+    assert read_ct(_write(tmp_path, LONG, "again.csv"), rows="genes").attrs["ifnscore_ct"]["notes"][
+        -1
+    ] == ("rows='genes' applies to wide tables only; this long table was read as it is.")
     assert len(t) == 16
     assert list(t.columns) == [*COLUMNS, "line"]
     assert set(t["target"]) == {"HPRT1", "18S", "IFI27", "ISG15"}
@@ -440,6 +443,10 @@ def test_long_table_bad_cells(tmp_path):
         InputError, match=r"Ct 270 for sample 'C1', target 'IFI27' \(line 12\) is above 100 cycles"
     ):
         read_ct(_write(tmp_path, LONG.replace("C1,IFI27,27.0", "C1,IFI27,270")))
+    with pytest.raises(
+        InputError, match=r"Ct 0 for sample 'C1', target 'IFI27' \(line 12\) is not a cycle number"
+    ):
+        read_ct(_write(tmp_path, LONG.replace("C1,IFI27,27.0", "C1,IFI27,0")))
     t = read_ct(_write(tmp_path, LONG.replace("C1,IFI27,27.0", "C1,IFI27,-1")))  # -1: no Ct
     assert t.iloc[10]["undetermined"]
     assert t.iloc[10]["line"] == 12

@@ -21,8 +21,8 @@ python-calamine or openpyxl, legacy XLS through python-calamine; the first sheet
 
 Ct cells: a number (a decimal comma is read), or ``Undetermined`` / ``N/A`` / ``No Ct`` /
 ``-`` (and, in a long table, an empty cell) for no Ct; ``-1`` is no Ct too. Any other text,
-another negative number, or a number above 100 cycles is refused naming the sample, target
-and line. The extra column ``line`` gives the file's line (text) or row (sheet) of each value.
+another negative number, 0 (which some software writes for no Ct) or a number above 100
+cycles is refused naming the sample, target and line. The extra column ``line`` gives the file's line (text) or row (sheet) of each value.
 """
 
 from __future__ import annotations
@@ -412,6 +412,11 @@ def _check_ct(
                 f"{where}: Ct {x:g} for sample {s!r}, target {t!r} ({unit} {n}) is not a cycle number; write "
                 "'Undetermined' where there is no Ct."
             )
+        if x == 0:  # some software writes 0 for "no Ct"; taken as a Ct it would be a huge amount
+            raise InputError(
+                f"{where}: Ct 0 for sample {s!r}, target {t!r} ({unit} {n}) is not a cycle number (some software "
+                "writes 0 for no Ct); write 'Undetermined' there, or the Ct the instrument reported."
+            )
         if x > MAX_CT:
             raise InputError(
                 f"{where}: Ct {x:g} for sample {s!r}, target {t!r} ({unit} {n}) is above {MAX_CT:g} cycles, so it is "
@@ -680,6 +685,10 @@ def parse(
         raise InputError(f"{where} has a header line but no data rows.")
     if _is_long(grid[0][1]):
         table, notes = _long(grid, where, unit)
+        if rows != "auto":
+            notes.append(
+                f"rows={rows!r} applies to wide tables only; this long table was read as it is."
+            )
         fmt = "generic long Ct table"
     else:
         head = [_cell(x) for x in grid[0][1]]
