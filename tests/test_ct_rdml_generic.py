@@ -253,6 +253,14 @@ def test_rdml_rotor_and_numeric_labels(tmp_path):
     assert _row(p1, well="13")["task"] == "standard"
 
 
+def test_rdml_without_pcr_format(tmp_path):
+    t = read_ct(_zip(tmp_path / "free.rdml", RDML13.replace(_PLATE96, "", 1)))
+    assert set(t[t["run"] == "Plate 1"]["well"]) == {"1", "12", "13", "14", "25", "96"}
+    assert "run 'Plate 1' of experiment 'E1' has no plate <pcrFormat>" in " ".join(
+        t.attrs["ifnscore_ct"]["notes"]
+    )
+
+
 def test_rdml_reaction_outside_format(tmp_path):
     xml = RDML13.replace('<react id="96">', '<react id="97">')
     with pytest.raises(

@@ -431,6 +431,11 @@ def parse(probe: Probe, *, sheet: Any = None, **_: Any) -> pd.DataFrame:
                 curves_only.append(f"{exp_id}/{run_id}")
                 continue
             fmt = _pcr_format(run, where, what)
+            if fmt.rows is None and any((r.get("id") or "").strip().isdigit() for r in reacts):
+                notes.append(
+                    f"{what} has no plate <pcrFormat> ifnscore can map (free format, 3072-well or none): its "
+                    "wells are the reaction numbers."
+                )
             instruments.append(_text(run, "instrument") or "")
             sw = _child(run, "dataCollectionSoftware")
             softwares.append(_text(sw, "name") or "")
