@@ -1,5 +1,5 @@
 """Bio-Rad CFX Manager / CFX Maestro "Quantification Cq Results" (and "Quantification Summary")
-exports, CSV or XLSX.
+exports, CSV or Excel (XLSX; legacy XLS through python-calamine).
 
 The layout, as CFX Manager 3.x and CFX Maestro 1.x-5.x write it:
 
@@ -131,7 +131,7 @@ def sniff(probe: Probe) -> bool:
     try:
         if probe.kind == "text":
             return _find_header_text(probe.lines) is not None
-        if probe.kind == "xlsx":
+        if probe.kind in ("xlsx", "xls"):
             for name in workbook_sheets(probe):
                 rows = sheet_rows(probe, name, limit=40)
                 if any(_kind(r) for r in rows):
@@ -190,7 +190,7 @@ def parse(probe: Probe, *, sheet: str | int | None = None) -> pd.DataFrame:
             notes.append(f"sheet={sheet!r} was ignored: a CSV export has no sheets.")
         strict = True
         src = where
-    elif probe.kind == "xlsx":
+    elif probe.kind in ("xlsx", "xls"):
         names = workbook_sheets(probe)
         if sheet is not None:
             if isinstance(sheet, int) and not isinstance(sheet, bool):
@@ -235,7 +235,7 @@ def parse(probe: Probe, *, sheet: str | int | None = None) -> pd.DataFrame:
         strict = False
         src = f"{where} (sheet {name!r})"
     else:
-        raise InputError(f"{where}: not a Bio-Rad CFX CSV or XLSX export; {_EXPORT}.")
+        raise InputError(f"{where}: not a Bio-Rad CFX CSV or Excel export; {_EXPORT}.")
     return _build(src, where, header, body, meta, notes, strict=strict)
 
 
@@ -275,9 +275,7 @@ def _build(
         if not _WELL.match(well):
             skipped.append(line_no)
             continue
-        if len(r) < width or (
-            strict and len(r) != len(header) and any(cell_text(c) for c in r[len(header) :])
-        ):
+        if strict and (len(r) < width or any(cell_text(c) for c in r[len(header) :])):
             raise InputError(
                 f"{src}: line {line_no} (well {well!r}) has {len(r)} fields where the header has "
                 f"{len(header)}; the file looks cut short or edited: export it again from CFX."
