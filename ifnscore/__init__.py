@@ -7,6 +7,7 @@ The public API is small:
 * :class:`Reference` – saved and loaded with :meth:`Reference.save` / :meth:`Reference.load`;
 * :func:`list_signatures`, :func:`get_signature`, :class:`Signature` – the signature registry;
 * :func:`list_methods` – the scoring methods and what they need;
+* :func:`gene_table` – each sample's per-gene fold changes or z-scores behind its score;
 * :func:`map_genes` – map gene identifiers (symbols, aliases, Ensembl, NCBI Gene) with the
   shipped human gene table, by the rules scoring uses;
 * :func:`follow` – patients over time (:mod:`ifnscore.longitudinal`); figures in
@@ -18,6 +19,7 @@ The public API is small:
 """
 
 from . import datasets, errors
+from ._gene_table import gene_table
 from ._genes import map_genes
 from ._io import read
 from ._methods import list_methods
@@ -36,6 +38,7 @@ __all__ = [
     "datasets",
     "errors",
     "follow",
+    "gene_table",
     "get_signature",
     "list_methods",
     "list_signatures",

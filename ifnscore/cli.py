@@ -831,41 +831,135 @@ def _add_signatures_parser(sub: Any) -> None:
     p.set_defaults(func=_cmd_signatures)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    """``ifnscore report``: read INPUT through the same readers as ``ifnscore score``."""
+    from ._io._frame import read_frame
+    from ._reference import calibrate
+    from .datasets import example_files, load_example
+    from .report import report
+
+    inputs = list(args.input or [])
+    _refuse_overwrite(
+        args, [*inputs, args.samples or "", args.reference or "", args.treatments or ""]
+    )
+    ref = _check_request(args)
+    sig = _signature_arg(args.signature)
+    clinical = args.clinical
+    control_group = args.control_group
+    if args.example:
+        if inputs:
+            raise InputError("Give either INPUT or --example, not both.")
+        data, meta = load_example(as_frame=True)
+        treatments: Any = args.treatments or example_files()["treatments"]
+        note = "the bundled simulated example cohort (ifnscore.datasets.load_example)"
+        clinical = clinical or ["cmas"]
+        control_group = control_group or "control"
+    else:
+        if not inputs:
+            raise InputError("Give an expression file or folder INPUT (or --example).")
+        data = _read_inputs(args, inputs, _signature_hint(sig, ref))
+        _report_read(args, data)
+        how = data.uns.get("ifnscore_read", {}).get("format", "auto")
+        note = f"{', '.join(inputs)} (read with ifnscore.read, format {how})"
+        meta = read_frame(args.samples, arg="--samples") if args.samples else None
+        treatments = args.treatments
+        if meta is not None:
+            note += f"; sample metadata {args.samples}"
+    names = [str(s) for s in (data.obs_names if hasattr(data, "obs_names") else data.index)]
+    scale = _scale(args, data) if hasattr(data, "uns") else args.scale
+    kw = _scoring_kwargs(args, nan=False)
+    kw.pop("min_genes")
+    kw.pop("duplicates")
+    chosen = _control_names(args, names)
+    if ref is not None:
+        note += f"; reference {args.reference}"
+    elif chosen is not None or control_group:
+        if chosen is None:
+            if meta is None:
+                raise InputError(
+                    "--control-group needs --samples (metadata with the group column)."
+                )
+            if args.group_column not in meta.columns:
+                raise InputError(
+                    f"--samples has no column {args.group_column!r} for --control-group; it has "
+                    f"{list(meta.columns)}. Pass --group-column."
+                )
+            groups = meta[args.group_column].reindex(names)
+            chosen = [n for n, g in zip(names, groups, strict=True) if str(g) == control_group]
+            what = f"group {control_group!r}"
+        else:
+            what = "--control-samples"
+        if len(chosen) < 2:
+            raise InputError(
+                f"{what}: {len(chosen)} samples of the input are controls; at least 2 are needed."
+            )
+        controls = data[chosen] if hasattr(data, "obs_names") else data.loc[chosen]
+        ref = calibrate(
+            controls,
+            sig if sig is not None else "rice6",
+            method=args.method or "fc_sum",
+            scale=scale,
+            **kw,
+        )
+        note += f"; reference calibrated on the {len(chosen)} samples of {what}"
+    else:
+        raise InputError(
+            "Give --reference REF.json, --control-group NAME or --control-samples S1 S2 ... (healthy controls)."
+        )
+    pick = sig if isinstance(sig, str) and sig in ref.signatures else None
+    report(
+        data,
+        ref,
+        samples=meta,
+        treatments=treatments,
+        group=args.group_column,
+        patient=args.patient_column,
+        time=args.time_column,
+        clinical=clinical,
+        signature=pick,
+        scale=scale,
+        title=args.title,
+        input_note=note,
+        output=args.output,
+        **kw,
+    )
+    print(f"wrote {args.output}", file=sys.stdout)
+    return 0
+
+
 def _add_report_parser(sub: argparse._SubParsersAction) -> None:
-    """``ifnscore report``: a self-contained HTML report (implemented in ifnscore.report)."""
+    """``ifnscore report``: a self-contained HTML report (drawn by ifnscore.report)."""
     p = sub.add_parser(
         "report",
         help="write a self-contained HTML report: cohort, reference, followed patients, samples",
-        description="Score an expression file against healthy controls and write one HTML file "
-        "(figures embedded, opens offline). Figures need matplotlib: pip install 'ifnscore[plot]'.",
+        description="Score INPUT against healthy controls and write one HTML file (figures "
+        "embedded, opens offline). INPUT is read exactly as by `ifnscore score` (files, folders of "
+        "count or RCC files, qPCR exports, compressed tables). Figures need matplotlib: pip install "
+        "'ifnscore[plot]'.",
         epilog="examples:\n  ifnscore report --example -o report.html\n"
         "  ifnscore report counts.csv --samples samples.csv --control-group control -o report.html\n"
+        "  ifnscore report rcc_folder/ --reference ref.json -o report.html\n"
         "  ifnscore report counts.tsv --samples samples.csv --treatments treatments.csv "
         "--reference ref.json --clinical cmas -o report.html\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("input", nargs="?", help="expression table (CSV/TSV, read with pandas) or .h5ad")
+    p.add_argument("input", nargs="*", metavar="INPUT", help="expression file(s) or folder")
     p.add_argument("--example", action="store_true", help="report on the bundled example cohort")
     p.add_argument("-o", "--output", default="ifnscore_report.html", help="HTML file (%(default)s)")
-    p.add_argument("--samples", help="sample metadata CSV/TSV (first column: sample names)")
-    p.add_argument("--treatments", help="treatment periods CSV: patient, drug, start, stop")
-    p.add_argument("--reference", help="a reference saved by `ifnscore calibrate`/Reference.save")
-    p.add_argument("--control-group", help="calibrate on the samples of this group instead")
+    p.add_argument("--samples", help="sample metadata (CSV/TSV/XLSX; first column: sample names)")
+    p.add_argument("--treatments", help="treatment periods table: patient, drug, start, stop")
+    ref = p.add_mutually_exclusive_group()
+    ref.add_argument("--reference", help="a reference saved by `ifnscore calibrate`")
+    ref.add_argument("--control-group", help="calibrate on the samples of this --samples group")
+    _add_control_options(p, group=ref)
     p.add_argument("--group-column", default="group", help="metadata group column (%(default)s)")
     p.add_argument("--patient-column", default="patient", help="patient column (%(default)s)")
     p.add_argument("--time-column", default="day", help="visit time column (%(default)s)")
     p.add_argument("--clinical", nargs="*", help="clinical measure columns, e.g. cmas")
-    p.add_argument("--signature", help="signature (default: the reference's, else rice6)")
-    p.add_argument("--method", default="fc_sum", help="method when calibrating (%(default)s)")
-    p.add_argument("--scale", default="auto", help="expression scale (%(default)s)")
     p.add_argument("--title", default="Interferon signature report", help="report title")
-
-    def run(args: argparse.Namespace) -> int:
-        from .report import _cli
-
-        return _cli(args)
-
-    p.set_defaults(func=run)
+    _add_scoring_options(p, method_default=None, nan=False)
+    _add_input_options(p)
+    p.set_defaults(func=_cmd_report)
 
 
 def _add_bench_parser(sub: argparse._SubParsersAction) -> None:

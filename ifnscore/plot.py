@@ -10,10 +10,11 @@ Fonts are sized for slides.
 * :func:`trajectory` – one patient's score over time (log axis), the reference range shaded,
   treatment periods as bars, a clinical measure on a second axis;
 * :func:`cohort` – scores by group (box + points) with the limit and the fraction above it;
-* :func:`gene_heatmap` – per-gene values (fold changes) across samples, from :func:`gene_values`;
+* :func:`gene_heatmap` – per-gene values (fold changes) across samples, from
+  :func:`ifnscore.gene_table`;
 * :func:`calibration` – the healthy controls' scores, the limit and its confidence interval.
 
-:func:`gene_values` computes the per-gene values behind a score (needs no matplotlib).
+:func:`ifnscore.gene_table` computes the per-gene values behind a score; this module only draws.
 """
 
 from __future__ import annotations
@@ -30,12 +31,10 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from ._genes import IdType
     from ._reference import Reference
-    from ._validation import Rows, Scale
     from .longitudinal import Followup
 
-__all__ = ["OKABE_ITO", "calibration", "cohort", "gene_heatmap", "gene_values", "trajectory"]
+__all__ = ["OKABE_ITO", "calibration", "cohort", "gene_heatmap", "trajectory"]
 
 #: Okabe–Ito colour-blind-safe palette (name -> hex).
 OKABE_ITO: dict[str, str] = {
@@ -525,109 +524,6 @@ def _align_groups(groups: Any, s: pd.Series) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- per-gene values
-def gene_values(
-    data: Any,
-    reference: Reference,
-    *,
-    signature: str | None = None,
-    scale: Scale = "auto",
-    genes: Sequence[str] | None = None,
-    samples: Sequence[str] | None = None,
-    rows: Rows = "auto",
-    layer: str | None = None,
-    use_raw: bool = False,
-    id_type: IdType = "auto",
-) -> pd.DataFrame:
-    r"""Per-gene values behind a score: fold changes for ``fc_*`` references.
-
-    The same computation as :func:`ifnscore.score` up to the aggregation over genes, for the
-    signature genes found in the data: for ``fc_*`` the fold change over the controls' median
-    :math:`f_{ig} = x_{ig} / \tilde c_g` (linear scale, CPM for counts), whose sum is the
-    ``fc_sum`` score; for ``z_*`` the z-score
-    :math:`(\log_2(x_{ig}+1) - \mu_g) / s_g`; for ``mean_log`` :math:`\log_2(x_{ig}+1)`.
-    Needs no matplotlib.
-
-    Parameters
-    ----------
-    data
-        Expression, as for :func:`ifnscore.score`.
-    reference
-        The :class:`ifnscore.Reference` the scores use (its method must be gene-wise).
-    signature
-        Which of the reference's signatures (default: its only one).
-    scale, genes, samples, rows, layer, use_raw, id_type
-        How to read ``data`` and match its gene names; see :func:`ifnscore.score`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Samples x signature genes (named by the signature's symbols). ``attrs["ifnscore"]`` has ``method``, ``kind``
-        (``"fold_change"``, ``"z"`` or ``"log2"``) and ``signature``.
-
-    Examples
-    --------
-    >>> import numpy as np, ifnscore
-    >>> from ifnscore.plot import gene_values
-    >>> counts, samples = ifnscore.datasets.load_example(as_frame=True)
-    >>> ref = ifnscore.calibrate(counts[samples["group"] == "control"], signature="rice6")
-    >>> fc = gene_values(counts, ref)
-    >>> res = ifnscore.score(counts, reference=ref)
-    >>> np.allclose(fc.sum(axis=1), res["score"])
-    True
-    """
-    from ._engine import compute
-    from ._methods import get_method
-    from ._reference import Reference
-
-    if not isinstance(reference, Reference):
-        raise InputError(
-            f"reference= must be an ifnscore.Reference, got {type(reference).__name__}."
-        )
-    meth = get_method(reference.method)
-    if meth.kind != "gene":
-        raise InputError(
-            f"Per-gene values need a gene-wise method (fc_*, z_*, mean_log); the reference uses "
-            f"{meth.name!r}, which scores whole rows."
-        )
-    signature = reference.one_signature(signature)
-    from ._engine import prepare
-    from ._score import _signatures_of
-
-    sig = next(x for x in _signatures_of(reference) if x.name == signature)
-    options = dict(reference.method_options)
-    expr, matches = prepare(
-        data,
-        [sig],
-        meth,
-        reference,
-        options,
-        genes=genes,
-        samples=samples,
-        rows=rows,
-        layer=layer,
-        use_raw=use_raw,
-        scale=scale,
-        min_genes=None,
-        duplicates="sum",
-        id_type=id_type,
-    )
-    comp = compute(
-        expr,
-        [sig],
-        matches,
-        meth,
-        params=reference.gene_params,
-        nan="raise",
-        options=options,
-    )
-    out = pd.DataFrame(comp.values, index=expr.samples, columns=comp.genes)
-    out.index.name = "sample"
-    out.columns.name = "gene"
-    kind = {"linear": "fold_change", "log2": "z"}[meth.space] if meth.fit is not None else "log2"
-    out.attrs["ifnscore"] = {"method": meth.name, "kind": kind, "signature": signature}
-    return out
-
-
 # --------------------------------------------------------------------------- heatmap
 def gene_heatmap(
     values: pd.DataFrame,
@@ -639,7 +535,7 @@ def gene_heatmap(
     height: float | None = None,
     labels: bool | None = None,
 ) -> Figure:
-    r"""Heatmap of per-gene values (genes x samples), from :func:`gene_values`.
+    r"""Heatmap of per-gene values (genes x samples), from :func:`ifnscore.gene_table`.
 
     Fold changes are shown as :math:`\log_2` fold change, centred at 0 (= the controls'
     median) on a diverging colour scale symmetric about 0; z-scores as they are.
@@ -647,7 +543,7 @@ def gene_heatmap(
     Parameters
     ----------
     values
-        Samples x genes, e.g. ``gene_values(data, reference)``.
+        Samples x genes, e.g. ``ifnscore.gene_table(data, reference)``.
     groups
         Group of each sample (Series indexed by sample), drawn as a coloured strip above the
         heatmap and used to order the samples.
@@ -674,7 +570,7 @@ def gene_heatmap(
     >>> from ifnscore import plot
     >>> counts, samples = ifnscore.datasets.load_example(as_frame=True)
     >>> ref = ifnscore.calibrate(counts[samples["group"] == "control"], signature="rice6")
-    >>> fig = plot.gene_heatmap(plot.gene_values(counts, ref), groups=samples["group"])
+    >>> fig = plot.gene_heatmap(ifnscore.gene_table(counts, ref), groups=samples["group"])
     >>> len(fig.axes) >= 2  # the heatmap and its colour bar, at least
     True
     """
@@ -684,7 +580,7 @@ def gene_heatmap(
 
     if not isinstance(values, pd.DataFrame) or values.empty:
         raise InputError(
-            "values must be a non-empty samples x genes DataFrame (from plot.gene_values)."
+            "values must be a non-empty samples x genes DataFrame (from ifnscore.gene_table)."
         )
     kind = values.attrs.get("ifnscore", {}).get("kind", "fold_change")
     V = values.to_numpy(dtype=float)

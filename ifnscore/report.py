@@ -19,8 +19,7 @@ import io
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,8 +28,6 @@ from ._version import __version__
 from .errors import InputError
 
 if TYPE_CHECKING:
-    import argparse
-
     from matplotlib.figure import Figure
 
     from ._genes import IdType
@@ -112,9 +109,12 @@ def report(
     True
     """
     from . import plot
+    from ._gene_table import gene_table
+    from ._io._frame import read_frame
     from ._reference import Reference
-    from ._score import score
-    from .longitudinal import _read_table, follow
+    from ._results import one_signature
+    from ._score import score_table
+    from .longitudinal import follow
 
     if not isinstance(reference, Reference):
         raise InputError(
@@ -122,11 +122,12 @@ def report(
             f"Reference.load), got {type(reference).__name__}."
         )
     signature = reference.one_signature(signature)
-    expr_data, kw, meta, treatments = _unpack(data, samples, treatments, layer, use_raw)
-    kw["id_type"] = id_type
-    scores = cast(pd.DataFrame, score(expr_data, signature, reference=reference, scale=scale, **kw))
+    meta, treatments = _metadata_of(data, samples, treatments)
+    kw: dict[str, Any] = {"layer": layer, "use_raw": use_raw, "id_type": id_type}
+    table = score_table(data, None, reference=reference, scale=scale, **kw)
+    _, scores = one_signature(table, signature)
     if meta is not None:
-        meta = _read_table(meta, "samples", index=True)
+        meta = read_frame(meta, arg="samples")
         meta.index = meta.index.astype(str)
     notes: list[str] = []
     groups = _groups(scores, meta, group, notes)
@@ -150,7 +151,7 @@ def report(
 
     values = None
     if get_method(reference.method).kind == "gene":
-        values = plot.gene_values(expr_data, reference, signature=signature, scale=scale, **kw)
+        values = gene_table(data, reference, signature=signature, scale=scale, **kw)
     sref = reference.signatures[signature]
     limit = float(scores.attrs["ifnscore"]["signatures"][signature]["upper_limit"])
     parts = [
@@ -172,35 +173,15 @@ def report(
 
 
 # --------------------------------------------------------------------------- inputs
-def _unpack(
-    data: Any, samples: Any, treatments: Any, layer: str | None, use_raw: bool
-) -> tuple[Any, dict[str, Any], Any, Any]:
-    """The matrix to score with its names (an AnnData's matrix, never the AnnData itself,
-    which :func:`ifnscore.score` would write into), the metadata and the treatments."""
-    from .longitudinal import _is_anndata
-
-    if not _is_anndata(data):
-        if layer is not None or use_raw:
-            raise InputError("layer= and use_raw= apply to AnnData input only.")
-        return data, {}, samples, treatments
-    if use_raw:
-        if data.raw is None:
-            raise InputError("use_raw=True but the AnnData has no .raw; drop use_raw.")
-        X, genes = data.raw.X, data.raw.var_names
-    elif layer is not None:
-        if layer not in data.layers:
-            raise InputError(
-                f"layer={layer!r} is not in the AnnData (layers: {list(data.layers)})."
-            )
-        X, genes = data.layers[layer], data.var_names
-    else:
-        X, genes = data.X, data.var_names
-    kw = {"genes": [str(g) for g in genes], "samples": [str(s) for s in data.obs_names]}
-    if samples is None:
-        samples = data.obs
-    if treatments is None and "treatments" in data.uns:
-        treatments = data.uns["treatments"]
-    return X, kw, samples, treatments
+def _metadata_of(data: Any, samples: Any, treatments: Any) -> tuple[Any, Any]:
+    """The sample metadata and treatments: as given, else an AnnData's ``obs`` and
+    ``uns["treatments"]``."""
+    if hasattr(data, "obs") and hasattr(data, "uns"):
+        if samples is None:
+            samples = data.obs
+        if treatments is None and "treatments" in data.uns:
+            treatments = data.uns["treatments"]
+    return samples, treatments
 
 
 def _groups(
@@ -558,112 +539,3 @@ def _footer(reference: Reference) -> str:
 
 
 # --------------------------------------------------------------------------- command line
-def _cli(args: argparse.Namespace) -> int:
-    """``ifnscore report``: read the input with pandas (CSV/TSV) or anndata (h5ad)."""
-    import sys
-
-    from ._reference import Reference, calibrate
-    from .datasets import example_files, load_example
-
-    if args.example:
-        if args.input:
-            raise InputError("Give either INPUT or --example, not both.")
-        data, meta = load_example(as_frame=True)
-        treatments: Any = args.treatments or example_files()["treatments"]
-        note = "the bundled simulated example cohort (ifnscore.datasets.load_example)"
-        clinical = args.clinical or ["cmas"]
-        control_group = args.control_group or "control"
-    else:
-        if not args.input:
-            raise InputError("Give an expression file INPUT (or --example).")
-        data, note = _read_input(args.input)
-        meta = args.samples
-        treatments = args.treatments
-        clinical = args.clinical
-        control_group = args.control_group
-        if meta is not None:
-            note += f"; sample metadata {args.samples}"
-    if args.reference:
-        ref = Reference.load(args.reference)
-        note += f"; reference {args.reference}"
-    elif control_group:
-        from .longitudinal import _read_table
-
-        if meta is None:
-            raise InputError("--control-group needs --samples (metadata with the group column).")
-        m = _read_table(meta, "--samples", index=True)
-        if args.group_column not in m.columns:
-            raise InputError(
-                f"--samples has no column {args.group_column!r} for --control-group; it has "
-                f"{list(m.columns)}. Pass --group-column."
-            )
-        m.index = m.index.astype(str)
-        data = _samples_by_genes(data, args.signature)
-        names = [str(s) for s in (data.obs_names if hasattr(data, "obs_names") else data.index)]
-        group_of = m[args.group_column].reindex(names)
-        keep = (group_of == control_group).to_numpy()
-        if keep.sum() < 2:
-            raise InputError(
-                f"--control-group {control_group!r}: {int(keep.sum())} samples of the input are in "
-                f"that group (column {args.group_column!r}); at least 2 are needed."
-            )
-        ref = calibrate(
-            data[keep],
-            args.signature or "rice6",
-            method=args.method,
-            scale=args.scale,
-        )
-        note += (
-            f"; reference calibrated on the {int(keep.sum())} samples of group {control_group!r}"
-        )
-    else:
-        raise InputError("Give --reference REF.json or --control-group NAME (healthy controls).")
-    report(
-        data,
-        ref,
-        samples=meta,
-        treatments=treatments,
-        group=args.group_column,
-        patient=args.patient_column,
-        time=args.time_column,
-        clinical=clinical,
-        signature=args.signature,
-        scale=args.scale,
-        title=args.title,
-        input_note=note,
-        output=args.output,
-    )
-    print(f"wrote {args.output}", file=sys.stdout)
-    return 0
-
-
-def _read_input(path: str) -> tuple[Any, str]:
-    p = Path(path)
-    name = p.name.lower()
-    if name.endswith(".h5ad"):
-        import anndata as ad
-
-        return ad.read_h5ad(p), f"{path} (read with anndata.read_h5ad)"
-    sep = "\t" if any(x in name for x in (".tsv", ".txt", ".tab")) else ","
-    try:
-        df = pd.read_csv(p, sep=sep, index_col=0)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"Cannot read {path!r} as a delimited table: {exc}") from None
-    how = "tab" if sep == "\t" else "comma"
-    return df, (
-        f"{path} (read with pandas.read_csv, {how}-separated, first column as names; "
-        "orientation detected from the gene names)"
-    )
-
-
-def _samples_by_genes(data: Any, signature: str | None) -> Any:
-    """A DataFrame turned samples x genes (the gate decides the orientation from the gene
-    names, as :func:`ifnscore.score` does); AnnData as it is."""
-    if not isinstance(data, pd.DataFrame):
-        return data
-    from ._signatures import as_signatures
-    from ._validation import as_expression
-
-    hint = [g for sig in as_signatures(signature or "rice6") for g in sig.all_genes]
-    expr = as_expression(data, gene_hint=hint)
-    return data if expr.samples.equals(data.index.astype(str)) else data.T

@@ -140,7 +140,7 @@ def test_cohort_groups_must_cover_samples(scored):
 
 def test_gene_values_match_scores(example, controls, ref_fc_sum):
     counts, _ = example
-    fc = plot.gene_values(counts, ref_fc_sum)
+    fc = ifnscore.gene_table(counts, ref_fc_sum)
     res = ifnscore.score(counts, reference=ref_fc_sum)
     # fc_sum is the sum of the per-gene fold changes (same arithmetic, 1e-12)
     np.testing.assert_allclose(fc.sum(axis=1), res["score"], rtol=1e-12)
@@ -149,12 +149,12 @@ def test_gene_values_match_scores(example, controls, ref_fc_sum):
     med = cpm.loc[controls.index, "IFI27"].median()
     np.testing.assert_allclose(fc["IFI27"], cpm["IFI27"] / med, rtol=1e-12)
     ref_med = ifnscore.calibrate(controls, signature="rice6", method="fc_median")
-    fcm = plot.gene_values(counts, ref_med)
+    fcm = ifnscore.gene_table(counts, ref_med)
     np.testing.assert_allclose(
         fcm.median(axis=1), ifnscore.score(counts, reference=ref_med)["score"], rtol=1e-12
     )
     ref_z = ifnscore.calibrate(controls, signature="rice6", method="z_sum")
-    z = plot.gene_values(counts, ref_z)
+    z = ifnscore.gene_table(counts, ref_z)
     assert z.attrs["ifnscore"]["kind"] == "z"
     np.testing.assert_allclose(
         z.sum(axis=1), ifnscore.score(counts, reference=ref_z)["score"], rtol=1e-12, atol=1e-12
@@ -163,7 +163,7 @@ def test_gene_values_match_scores(example, controls, ref_fc_sum):
 
 def test_gene_heatmap_elements(example, ref_fc_sum):
     counts, samples = example
-    fc = plot.gene_values(counts, ref_fc_sum)
+    fc = ifnscore.gene_table(counts, ref_fc_sum)
     fig = plot.gene_heatmap(fc, groups=samples["group"])
     axg, ax = fig.axes[0], fig.axes[1]
     img = next(c for c in ax.get_children() if isinstance(c, AxesImage))
@@ -258,7 +258,7 @@ def test_trajectory_marks_relapses_and_early_treatments():
 def test_gene_heatmap_z_scores_are_not_logged(example, controls):
     counts, _ = example
     ref_z = ifnscore.calibrate(controls, signature="rice6", method="z_sum")
-    z = plot.gene_values(counts.iloc[:12], ref_z)
+    z = ifnscore.gene_table(counts.iloc[:12], ref_z)
     fig = plot.gene_heatmap(z, order="none")
     ax = fig.axes[0]
     img = next(c for c in ax.get_children() if isinstance(c, AxesImage))
@@ -272,6 +272,6 @@ def test_gene_values_of_ensembl_keyed_data(example, ref_fc_sum):
     ens = ifnscore.map_genes(counts.columns, to="ensembl")["ensembl"]
     keyed = counts.loc[:, ens.notna().to_numpy()]
     keyed.columns = [str(e).split("|")[0] for e in ens.dropna()]
-    by_symbol = plot.gene_values(counts.loc[:, ens.notna().to_numpy()], ref_fc_sum)
-    by_ensembl = plot.gene_values(keyed, ref_fc_sum, id_type="ensembl")
+    by_symbol = ifnscore.gene_table(counts.loc[:, ens.notna().to_numpy()], ref_fc_sum)
+    by_ensembl = ifnscore.gene_table(keyed, ref_fc_sum, id_type="ensembl")
     pd.testing.assert_frame_equal(by_ensembl, by_symbol)

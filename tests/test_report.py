@@ -156,7 +156,7 @@ def test_cli_report_from_files(tmp_path, ref_fc_sum):
     assert code == 0
     text = out.read_text(encoding="utf-8")
     _check(text)
-    assert "read with pandas.read_csv" in text
+    assert "read with ifnscore.read, format delimited" in text
     assert "Patient JDM01" in text
     ref_path = tmp_path / "ref.json"
     ref_fc_sum.save(ref_path)
