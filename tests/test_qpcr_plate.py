@@ -514,3 +514,229 @@ def test_looks_like_qpcr(tmp_path):
     assert looks_like_qpcr(long, "Well,Sample Name,Target Name,CT\n")
     assert not looks_like_qpcr(expression, "gene,S1,S2\n")
     assert not looks_like_qpcr(tmp_path / "missing.txt")  # never raises
+
+
+def test_no_sample_wells():
+    rows = [("A1", "NTC", "IFI27", U, "NTC"), ("A2", "", "HPRT1", 20.0)]
+    with pytest.raises(
+        InputError,
+        match=r"plate1\.csv: no sample wells on the plate \(left out: \{'ntc': 1, 'no sample name': 1\}\); "
+        "the wells to quantify need the task Unknown, a sample name and a target name",
+    ):
+        relative_quantities(plate(rows))
+
+
+# ----------------------------------------------------------------------------- files -> scores
+
+RICE6 = ("IFI27", "IFI44L", "IFIT1", "ISG15", "RSAD2", "SIGLEC1")
+CONTROLS = ("H1", "H2", "H3")
+PATIENTS = ("P1", "P2")
+
+
+def _design():
+    """{(sample, target): [Ct text or 'Undetermined', ...]}: the plate written by every layout.
+
+    Rice genes in triplicate, reference genes in duplicate; Ct = a per-gene base + a sample
+    shift + a replicate offset, written with 3 decimals. Two replicate rule cases: P2 SIGLEC1
+    has one undetermined of three (ignored), H1 RSAD2 is a duplicate with one undetermined (a
+    tie: ignored, Ct = the amplified one)."""
+    shift = {"H1": 0.0, "H2": 0.41, "H3": -0.37, "P1": -4.2, "P2": -2.9}
+    ref_shift = {"H1": 0.0, "H2": 0.23, "H3": -0.18, "P1": 0.35, "P2": -0.12}
+    base = dict(zip(RICE6, (30.1, 28.7, 27.2, 25.9, 29.4, 31.3), strict=True))
+    out = {}
+    for s in CONTROLS + PATIENTS:
+        out[(s, "HPRT1")] = [f"{25.0 + ref_shift[s] + d:.3f}" for d in (0.0, 0.12)]
+        out[(s, "18S")] = [f"{9.0 + ref_shift[s] + d:.3f}" for d in (0.0, -0.08)]
+        for k, g in enumerate(RICE6):
+            out[(s, g)] = [f"{base[g] + shift[s] + 0.05 * k + d:.3f}" for d in (0.0, 0.1, -0.07)]
+    out[("P2", "SIGLEC1")][2] = "Undetermined"
+    out[("H1", "RSAD2")] = [out[("H1", "RSAD2")][0], "Undetermined"]
+    return out
+
+
+def _wells(design):
+    """(well, sample, target, Ct text, task) rows, 96-well positions, then one NTC per target."""
+    rows, i = [], 0
+    for (s, t), cts in design.items():
+        for c in cts:
+            rows.append((f"{'ABCDEFGHIJKLMNOP'[i // 24]}{i % 24 + 1}", s, t, c, "UNKNOWN"))
+            i += 1
+    for t in ("HPRT1", "18S", *RICE6):
+        rows.append((f"{'ABCDEFGHIJKLMNOP'[i // 24]}{i % 24 + 1}", "NTC", t, "Undetermined", "NTC"))
+        i += 1
+    return rows
+
+
+def write_plate(path, layout, design=None):
+    """A qPCR export of the design in one of the layouts the instrument software writes."""
+    rows = _wells(design or _design())
+    if layout == "generic":
+        lines = ["Well,Sample Name,Target Name,Task,CT"]
+        lines += [f"{w},{s},{t},{task},{c}" for w, s, t, c, task in rows]
+    elif layout == "quantstudio_csv":  # QuantStudio "Results" saved as CSV
+        lines = [
+            "Block Type,384-Well Block",
+            "Chemistry,TAQMAN",
+            "Experiment Name,ifnscore test plate",
+            "Instrument Type,QuantStudio\u2122 5 System",
+            "Quantification Cycle Method,Ct",
+            "",
+            "Well,Well Position,Omit,Sample Name,Target Name,Task,Reporter,Quencher,Quantity,CT,Ct Mean,Ct SD",
+        ]
+        for n, (w, s, t, c, task) in enumerate(rows, 1):
+            lines.append(f"{n},{w},FALSE,{s},{t},{task},FAM,NFQ-MGB,,{c},,")
+        lines += [",,,,,,,,,,,", "Analysis Type,Singleplex", 'Endogenous Control,"HPRT1, 18S"']
+    elif layout == "cfx":  # Bio-Rad CFX "Quantification Cq Results"
+        lines = [
+            ",Well,Fluor,Target,Content,Sample,Biological Set Name,Cq,Cq Mean,Cq Std. Dev,"
+            "Starting Quantity (SQ),Log Starting Quantity,SQ Mean,SQ Std. Dev,Set Point,Well Note"
+        ]
+        for w, s, t, c, task in rows:
+            well = f"{w[0]}{int(w[1:]):02d}"
+            content = "Unkn" if task == "UNKNOWN" else "NTC"
+            cq = "NaN" if c == "Undetermined" else c
+            lines.append(f",{well},FAM,{t},{content},{s},,{cq},,0,NaN,NaN,NaN,0,60,")
+    else:
+        raise ValueError(layout)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _hand_rq(design):
+    """2^-dCt by hand: replicate means of the amplified wells (the cases here are minority or
+    tie), dCt = Ct - mean(Ct HPRT1, Ct 18S)."""
+
+    def ct(s, t):
+        v = [float(c) for c in design[(s, t)] if c != "Undetermined"]
+        return sum(v) / len(v)
+
+    return pd.DataFrame(
+        {
+            g: [
+                2.0 ** -(ct(s, g) - (ct(s, "HPRT1") + ct(s, "18S")) / 2)
+                for s in CONTROLS + PATIENTS
+            ]
+            for g in RICE6
+        },
+        index=list(CONTROLS + PATIENTS),
+    )
+
+
+@pytest.mark.parametrize("layout", ["generic", "quantstudio_csv", "cfx"])
+def test_plate_to_score_by_hand(tmp_path, layout):
+    import ifnscore
+
+    design = _design()
+    path = write_plate(tmp_path / f"plate_{layout}.csv", layout, design)
+    a = ifnscore.read(path, format="qpcr")
+    assert a.uns["ifnscore_read"]["excluded_wells"] == {"ntc": 8}
+    assert a.obs.loc["H1", "qpcr_undetermined_ignored"] == "RSAD2"
+    assert a.obs.loc["P2", "qpcr_undetermined_ignored"] == "SIGLEC1"
+    rq = _hand_rq(design)
+    np.testing.assert_allclose(a[list(rq.index), list(RICE6)].X, rq.to_numpy(), rtol=1e-12)
+    # fold change against the controls' median, per gene; then the median (Rice) or the sum
+    fc = rq / rq.loc[list(CONTROLS)].median(axis=0)
+    for method, agg in (("fc_median", fc.median(axis=1)), ("fc_sum", fc.sum(axis=1))):
+        # TODO(rq): drop scale= once scale="auto" takes uns["ifnscore_read"]["scale"] of AnnData
+        with pytest.warns(IfnscoreWarning, match="3 controls, below the rule's minimum"):
+            ref = ifnscore.calibrate(
+                a[list(CONTROLS)], signature="rice6", method=method, scale="rq"
+            )
+        got = ifnscore.score(a, reference=ref, method=method, copy=True, scale="rq").obs["ifnscore"]
+        np.testing.assert_allclose(got.loc[agg.index], agg.to_numpy(), rtol=1e-12)
+
+
+def test_auto_detects_the_vendor_layouts(tmp_path):
+    import ifnscore
+
+    for layout in ("generic", "quantstudio_csv", "cfx"):
+        path = write_plate(tmp_path / f"{layout}.txt", layout)
+        assert ifnscore.read(path).uns["ifnscore_read"]["format"] == "qpcr", layout
+
+
+def test_two_plate_files(tmp_path):
+    import ifnscore
+
+    d1 = _design()
+    d2 = {
+        k: [c if c == "Undetermined" else f"{float(c) + 1.5:.3f}" for c in v] for k, v in d1.items()
+    }
+    d2 = {
+        k: v for k, v in d2.items() if k[0] in ("H2", "P1")
+    }  # plate 2 reruns H2 and P1, 1.5 cycles later
+    p1 = write_plate(tmp_path / "plate1.csv", "generic", d1)
+    p2 = write_plate(tmp_path / "plate2.csv", "quantstudio_csv", d2)
+    a = ifnscore.read([p1, p2], format="qpcr")
+    assert list(a.obs_names) == [
+        "H1",
+        "H2@plate1",
+        "H3",
+        "P1@plate1",
+        "P2",
+        "H2@plate2",
+        "P1@plate2",
+    ]
+    assert a.uns["ifnscore_read"]["source"] == [str(p1), str(p2)]
+    # a uniform 1.5-cycle shift cancels in dCt: each plate normalised with its own references
+    np.testing.assert_allclose(
+        a["H2@plate2"].layers["delta_ct"], a["H2@plate1"].layers["delta_ct"], rtol=1e-9
+    )
+    m = ifnscore.read([p1, p2], format="qpcr", combine_plates="mean")
+    assert list(m.obs_names) == ["H1", "H2", "H3", "P1", "P2"]
+    np.testing.assert_allclose(m["P1"].X, a["P1@plate1"].X, rtol=1e-9)
+    with pytest.raises(InputError, match=r"plate1\.csv' is given twice; give each plate once\."):
+        ifnscore.read([p1, p1], format="qpcr")
+
+
+# ----------------------------------------------------------------------------- real files
+
+from _real import real  # noqa: E402
+
+
+def test_real_quantstudio_rq_matches_the_instruments():
+    """QuantStudio 5 'Results' CSV whose Delta Ct Mean / Delta Delta Ct / RQ columns the
+    software computed (footer: Endogenous Control "ACTB, GAPDH", Reference Sample AiW002-2-D0);
+    e.g. ``169,H1,FALSE,KYOU-D7,GRIN1,UNKNOWN,...,1.452,1.175,1.794,28.09,28.165,0.077,,8.127,
+    0.223,0.129,-0.538,...`` (RQ 1.452, Delta Ct Mean 8.127, Delta Delta Ct -0.538).
+
+    The file prints Ct with 3 decimals (the software computed from full precision), so each
+    replicate mean is off by at most 0.0005: a dCt by 0.001, a ddCt by 0.002, plus half a unit
+    of the printed result (0.0005); the tolerances below are these bounds."""
+    import ifnscore
+
+    path = real("qpcr/quantstudio3_autoqpcr/RELATIVE_example.csv")
+    a = ifnscore.read(
+        path, format="qpcr", reference_genes=["ACTB", "GAPDH"], calibrator="AiW002-2-D0"
+    )
+    raw = pd.read_csv(path, skiprows=46, nrows=180)
+    raw = raw[(raw["Task"] == "UNKNOWN") & raw["RQ"].notna()]
+    inst = raw.groupby(["Sample Name", "Target Name"])[
+        ["Delta Ct Mean", "Delta Delta Ct", "RQ"]
+    ].first()
+    assert len(inst) == 12  # 4 samples x 3 targets
+    for (s, t), r in inst.iterrows():
+        v = a[s, t]
+        assert abs(v.layers["delta_ct"][0, 0] - r["Delta Ct Mean"]) <= 0.0015, (s, t)
+        assert abs(-v.layers["log2_rq"][0, 0] - r["Delta Delta Ct"]) <= 0.0025, (s, t)
+        assert abs(v.X[0, 0] - r["RQ"]) <= r["RQ"] * (2**0.002 - 1) + 0.0005, (s, t)
+    assert a["KYOU-D7", "GRIN1"].X[0, 0] == pytest.approx(1.452, abs=0.0005)
+
+
+def test_real_standard_curve_matches_design_and_analysis():
+    """D&A v2 'Standard Curve Result' sheet of the same workbook, row 26: Y-Intercept 40.77,
+    R2 0.9880202381085528, Slope -3.3419, Efficiency 99.174722240042 (%); we fit the Results
+    sheet's 20 standard wells (5 quantities, 1250 to 20000)."""
+    from ifnscore._io._ct import read_ct
+    from ifnscore._io._qpcr import _standard_curve
+
+    path = real(
+        "qpcr/quantstudio_design_analysis/appbio_quantstudio_designandanalysis_QS1_Standard_Curve_example01.xlsx"
+    )
+    t = read_ct(path)
+    c = _standard_curve(t, ["RNaseP"], t["target"], str(path), "plate")["RNaseP"]
+    assert c["n_wells"] == 20
+    assert c["n_quantities"] == 5
+    assert c["slope"] == pytest.approx(-3.3419, abs=5e-5)
+    assert c["intercept"] == pytest.approx(40.77, abs=5e-3)
+    assert c["r2"] == pytest.approx(0.9880202381085528, rel=1e-9)
+    assert c["E"] == pytest.approx(1 + 99.174722240042 / 100, rel=1e-9)

@@ -506,8 +506,9 @@ def _plate(
     rows, excluded, counts = _exclude(table, name)
     if rows.empty:
         raise InputError(
-            f"{where}: no sample wells on the plate (left out: {counts}); the samples to quantify "
-            "must have task Unknown and a sample name."
+            f"{where}: no sample wells on the plate (left out: {counts}); the wells to quantify "
+            "need the task Unknown, a sample name and a target name: set them in the plate setup "
+            "and export again."
         )
     canon = _canonical_targets(table, name, notes)
     rows["target"] = canon[rows.index]
