@@ -193,7 +193,7 @@ def read(
         from the content) or one of ``"delimited"`` (CSV/TSV/TXT, optionally gzip, bz2, xz or
         zstd), ``"excel"``, ``"parquet"``, ``"h5ad"``, ``"10x_h5"``, ``"10x_mtx"``, ``"gct"``
         (1.2 and 1.3), ``"salmon"``, ``"featurecounts"``, ``"count_files"`` (HTSeq/GEO gene,
-        count files merged by gene), ``"qpcr"`` (Ct tables -> relative quantities),
+        count files merged by gene), ``"qpcr"`` (qPCR plate exports -> relative quantities),
         ``"nanostring"`` (RCC files -> normalised counts).
     rows
         Tables only: ``"auto"`` (the axis whose labels look like gene identifiers holds the
@@ -214,20 +214,32 @@ def read(
         (10x: ``"gene_symbols"`` or ``"gene_ids"``), ``quantity`` (salmon: ``"NumReads"`` or
         ``"TPM"``), ``tx2gene`` (salmon: transcript -> gene table).
 
-        qPCR (``format="qpcr"``; long tables with sample, target and Ct columns are detected):
-        ``reference_genes`` (default ``("HPRT1", "18S")``, Rice et al. 2013,
-        doi:10.1016/S1474-4422(13)70258-8), ``calibrator`` (a sample, a list of samples whose
-        mean :math:`\Delta Ct` is used, or ``None``: :math:`RQ = 2^{-\Delta Ct}`), ``max_ct``
-        (default 40), ``undetermined`` (``"censor"`` at ``max_ct`` with a warning, default, or
-        ``"error"``), ``max_sd`` (flag technical replicates whose Ct SD exceeds it, default
-        0.5 cycles), ``sheet``, ``sep``. Technical replicates are averaged, then
+        qPCR (``format="qpcr"``: plate exports of Applied Biosystems QuantStudio / ViiA 7 /
+        StepOne / 7500 / SDS, Bio-Rad CFX, Roche LightCycler 480, Qiagen Rotor-Gene, RDML, or a
+        generic long or wide Ct table, detected from the content; several files or a folder
+        are several plates): ``reference_genes`` (default ``("HPRT1", "18S")``, Rice et al.
+        2013, doi:10.1016/S1474-4422(13)70258-8; any case), ``calibrator`` (a sample, a list
+        of samples, or ``None``: :math:`RQ = 2^{-\Delta Ct}`), ``max_ct`` (the run's last
+        cycle, default 40: a Ct above it is an error), ``max_sd`` (flag replicates whose Ct
+        SD exceeds it, default 0.5 cycles), ``efficiency`` (``None``: E = 2; a dict target ->
+        amplification factor E in (1, 2.2]; or ``"standard_curve"``: from the plate's
+        standards, :math:`E = 10^{-1/\mathrm{slope}}`), ``combine_plates`` (``"keep"``: a
+        sample on several plates is a row per plate, ``sample@plate``; ``"mean"``: averaged
+        in :math:`\log_2 RQ`), ``sheet``. Only wells of task Unknown are samples; NTC,
+        standards, controls and omitted wells are left out and counted in
+        ``uns["ifnscore_read"]["excluded_wells"]``. Undetermined replicates are ignored
+        unless more than half of a sample's replicates for that target are undetermined; only
+        then the value is censored at ``max_ct``, a bound (``layers["censored"]``; a warning)
+        (the vendors' rule, Applied Biosystems SDS "Automatic Outlier Removal"). Each plate
+        is normalised with its own reference genes:
 
-        .. math:: \Delta Ct_{st} = Ct_{st} - \tfrac{1}{|R|}\textstyle\sum_{r\in R} Ct_{sr},
-                  \qquad RQ_{st} = 2^{-(\Delta Ct_{st} - \Delta Ct_{\mathrm{cal},t})}
+        .. math:: \log_2 RQ_{st} = -Ct_{st}\log_2 E_t + \tfrac{1}{|R|}\textstyle\sum_{r\in R}
+                  Ct_{sr}\log_2 E_r \;-\; (\text{the same for the calibrator})
 
-        (Livak & Schmittgen 2001, doi:10.1006/meth.2001.1262); ``X`` holds RQ (scale
-        ``"linear"``, for the ``fc_*`` methods), ``layers`` the Ct and :math:`\Delta Ct`,
-        ``obs`` the flags.
+        which is :math:`-\Delta\Delta Ct` when every E = 2 (Livak & Schmittgen 2001,
+        doi:10.1006/meth.2001.1262; Pfaffl 2001, doi:10.1093/nar/29.9.e45; Hellemans et al.
+        2007, doi:10.1186/gb-2007-8-2-r19). ``X`` holds RQ (scale ``"rq"``), ``layers``
+        ``ct``, ``delta_ct``, ``log2_rq`` and ``censored``, ``obs`` the plate and the flags.
 
         NanoString (``format="nanostring"``, ``.RCC`` files): ``normalize_to`` (``"batch"``:
         nSolver's scaling to the mean of the lanes' geometric means, default; or a number:
