@@ -23,9 +23,20 @@ r"""GSVA (Hänzelmann et al. 2013): gene-set variation analysis over a cohort.
    the larger deviation (``max_diff=False``). It is computed in closed form from the set genes'
    positions only.
 
-Genes constant across the samples are dropped first (GSVA's ``filterGenes``). The per-gene CDF
-uses every sample, so scores are cohort-dependent; the kernels cost
-:math:`O(n^2)` per gene and an :math:`n \times N` float64 matrix is held (bulk cohorts).
+Genes constant across the samples (minimum equal to maximum) are dropped first (GSVA's
+``filterGenes``). The per-gene CDF uses every sample, so scores are cohort-dependent; the
+kernels cost :math:`O(n^2)` per gene and an :math:`n \times N` float64 matrix is held (bulk cohorts).
+
+Versions of R's GSVA: scores equal GSVA 1.46.0's to about 1e-14 for every kernel and option
+(``tests/test_gsva_r_golden.py``). GSVA's ``kcdf="Gaussian"/"Poisson"/"none"`` are
+``"gaussian"/"poisson"/"ecdf"`` here, ``mx.diff``/``maxDiff`` is ``max_diff`` and
+``abs.ranking``/``absRanking`` is ``abs_ranking``. The defaults differ: GSVA 1.46 defaults to
+the Gaussian kernel whatever the data; GSVA >= 2.0's ``kcdf="auto"`` uses no kernel
+(``"none"``) from 200 samples on (``kcdfNoneMinSampleSize``) and the Poisson kernel only for
+data stored as R integers, while ``"auto"`` here never picks ``"ecdf"`` and picks Poisson for
+any non-negative integer-valued data. Pass ``kcdf=`` explicitly to reproduce a given GSVA
+call. GSVA 1.46 called genes with SD below 1e-10 constant; >= 1.52 compares minimum and
+maximum, as here.
 
 Hänzelmann S, Castelo R, Guinney J. BMC Bioinformatics 2013;14:7,
 doi:10.1186/1471-2105-14-7.

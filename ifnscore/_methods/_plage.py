@@ -1,8 +1,9 @@
 r"""PLAGE (Tomfohr et al. 2005) with the semantics of GSVA's ``plage`` method.
 
-Each gene is standardised across the samples scored together (SD with :math:`n-1`; constant
-genes dropped). For a set, the score of the samples is the first right singular vector of the
-:math:`k \times n` matrix of its standardised genes:
+Each gene is standardised across the samples scored together (SD with :math:`n-1`); constant
+genes (minimum equal to maximum, GSVA's rule since 1.52; see :mod:`._zscore`) are dropped. For
+a set, the score of the samples is the first right singular vector of the :math:`k \times n`
+matrix of its standardised genes:
 
 .. math:: Z_S = U \Sigma V^\top,\qquad s = V_{\cdot 1}
 
@@ -25,6 +26,7 @@ import numpy as np
 from ._base import GeneSet, Method, register
 from ._cohort import gather_finite, need_samples, standardise
 from ._ranks import union_columns
+from ._zscore import non_constant
 
 
 def run(X: Any, sets: Sequence[GeneSet]) -> dict[str, np.ndarray]:
@@ -32,7 +34,9 @@ def run(X: Any, sets: Sequence[GeneSet]) -> dict[str, np.ndarray]:
     n = X.shape[0]
     need_samples(n, "plage")
     union, ups, _ = union_columns(sets)
-    Z, keep = standardise(gather_finite(X, union, "plage"))
+    G = gather_finite(X, union, "plage")
+    Z, _ = standardise(G)
+    keep = non_constant(G)
     out = np.full((n, len(sets)), np.nan)
     for j, idx in enumerate(ups):
         idx = idx[keep[idx]]

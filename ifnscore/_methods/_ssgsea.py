@@ -14,7 +14,10 @@ orders of the tied genes (GSVA orders ties by column position, so its value depe
 order of the columns); the weights use GSVA's mid-rank truncated to an integer. On tie-free
 data the score is GSVA's exactly. ``normalize=True`` divides every score by the range of all
 scores (all sets and samples), as GSVA does; this makes a sample's score depend on the other
-samples scored with it, so it is off by default.
+samples scored with it, so it is off by default (GSVA's default, in every version, is on:
+pass ``normalize=True`` to reproduce it). Constant genes are kept, as GSVA does for ssGSEA.
+GSVA 1.46 names ``alpha`` ``tau`` and ``normalize`` ``ssgsea.norm``; on tie-free data scores
+equal GSVA 1.46.0's to about 1e-14 (``tests/test_gsva_r_golden.py``).
 
 Barbie DA et al. Nature 2009;462:108-12, doi:10.1038/nature08460; Hänzelmann S et al. BMC
 Bioinformatics 2013;14:7, doi:10.1186/1471-2105-14-7.

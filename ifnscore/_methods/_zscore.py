@@ -1,8 +1,11 @@
 r"""Combined z-score (Lee et al. 2008) with the semantics of GSVA's ``zscore`` method.
 
 Each gene is standardised across the samples scored together (mean and SD with
-:math:`n-1`); genes constant across the samples are dropped (GSVA's ``filterGenes``). For the
-:math:`k` remaining genes of a set:
+:math:`n-1`); genes constant across the samples are dropped (GSVA's ``filterGenes``). A gene
+is constant when its minimum equals its maximum, GSVA's rule since 1.52 (1.46 used
+:math:`SD < 10^{-10}`); the floating-point SD of a constant gene can be about
+:math:`10^{-15}` rather than 0, and standardising it would add a constant
+:math:`\pm\sqrt{(n-1)/n}` to every sample. For the :math:`k` remaining genes of a set:
 
 .. math:: Z_i = \frac{1}{\sqrt{k}} \sum_{g \in S} \frac{x_{ig} - \bar x_g}{s_g}
 
@@ -25,12 +28,21 @@ from ._cohort import gather_finite, need_samples, standardise
 from ._ranks import union_columns
 
 
+def non_constant(G: np.ndarray) -> np.ndarray:
+    """Columns of ``G`` (samples x genes) that vary: maximum above minimum (GSVA >= 1.52)."""
+    if G.shape[0] == 0:
+        return np.zeros(G.shape[1], dtype=bool)
+    return np.asarray(G.max(axis=0) > G.min(axis=0))
+
+
 def run(X: Any, sets: Sequence[GeneSet]) -> dict[str, np.ndarray]:
     """Score every sample for every set; see the module docstring."""
     n = X.shape[0]
     need_samples(n, "zscore")
     union, ups, _ = union_columns(sets)
-    Z, keep = standardise(gather_finite(X, union, "zscore"))
+    G = gather_finite(X, union, "zscore")
+    Z, _ = standardise(G)
+    keep = non_constant(G)
     out = np.full((n, len(sets)), np.nan)
     for j, idx in enumerate(ups):
         idx = idx[keep[idx]]
