@@ -30,6 +30,8 @@ FORMATS = (
     "salmon",
     "featurecounts",
     "count_files",
+    "star",
+    "kallisto",
     "qpcr",
     "nanostring",
 )
@@ -45,6 +47,8 @@ _OPTIONS: dict[str, tuple[str, ...]] = {
     "salmon": ("quantity", "tx2gene"),
     "featurecounts": (),
     "count_files": (),
+    "star": ("strand",),
+    "kallisto": ("quantity", "tx2gene"),
     "qpcr": (
         "reference_genes",
         "calibrator",
@@ -62,6 +66,8 @@ _OPTIONS: dict[str, tuple[str, ...]] = {
         "binding_density",
         "linearity_min",
         "lod_sd",
+        "housekeeping_geomean",
+        "background",
     ),
 }
 
@@ -79,10 +85,17 @@ _EXT = {
 
 
 def _sniff(path: Path) -> str:
-    """Format of a single file from its extension, else from its first line."""
+    """Format of a single file from its name or extension, else from its first line, else from
+    its first lines' shape (two columns, numbers second: a per-sample count file; STAR's and
+    kallisto's layouts: :func:`._pipelines.sniff_table`)."""
     from ._open import open_text, strip_compression
+    from ._pipelines import sniff_table
 
     name, _ = strip_compression(path)
+    if name.lower().endswith("readspergene.out.tab"):
+        return "star"
+    if name.lower() == "abundance.tsv":
+        return "kallisto"
     ext = os.path.splitext(name)[1].lower()
     if ext in _EXT:
         return _EXT[ext]
@@ -95,6 +108,9 @@ def _sniff(path: Path) -> str:
         return "gct"
     if low.startswith("<header>"):
         return "nanostring"
+    table = sniff_table(path)
+    if table is not None:
+        return table
     from ._qpcr import looks_like_qpcr
 
     if looks_like_qpcr(path, first):
@@ -103,11 +119,20 @@ def _sniff(path: Path) -> str:
 
 
 def _files_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    """Every entry of ``folder`` (files and subfolders, hidden ones too), sorted by name."""
+    return sorted(folder.iterdir())
 
 
 def _resolve(paths: list[Path], fmt: str) -> tuple[str, list[Path]]:
-    """(format, files) for the given paths; folders are expanded."""
+    """(format, files) for the given paths; folders are expanded.
+
+    A folder's entries that are not read are reported (:func:`._pipelines.resolve_folder`);
+    the files come back as a :class:`._pipelines.FileList` carrying them to the reader's
+    ``uns['ifnscore_read']['skipped']``. Several files must all be of one format that merges
+    files (checked from each file's content when ``fmt`` is ``"auto"``).
+    """
+    from ._pipelines import PER_SAMPLE_FORMATS, resolve_folder
+
     if fmt not in FORMATS:
         raise InputError(f"format={fmt!r} is not known; use one of {', '.join(FORMATS)}.")
     for p in paths:
@@ -119,31 +144,28 @@ def _resolve(paths: list[Path], fmt: str) -> tuple[str, list[Path]]:
 
         if fmt in ("auto", "10x_mtx") and is_10x_folder(folder):
             return "10x_mtx", [folder]
-        quants = sorted(folder.glob("quant.sf")) or sorted(folder.glob("*/quant.sf"))
-        if fmt in ("auto", "salmon") and quants:
-            return "salmon", quants
-        files = _files_in(folder)
-        if not files:
+        if not _files_in(folder):
             raise InputError(f"{str(folder)!r} is an empty folder.")
-        if fmt == "auto":
-            rcc = [f for f in files if f.suffix.lower() == ".rcc"]
-            fmt = "nanostring" if rcc else "count_files"
-            files = rcc or files
-        return fmt, files
+        return resolve_folder(folder, fmt)
     if any(p.is_dir() for p in paths):
         raise InputError(
             "Give either one folder or a list of files, not folders among several inputs."
         )
+    multi = (*PER_SAMPLE_FORMATS, "qpcr")
     if fmt == "auto":
-        kinds = {_sniff(p) for p in paths}
-        if len(paths) > 1:
-            if kinds <= {"salmon", "nanostring"} and len(kinds) == 1:
-                fmt = kinds.pop()
-            else:
-                fmt = "count_files"
+        kinds = {p: _sniff(p) for p in paths}
+        found = set(kinds.values())
+        if len(found) == 1:
+            fmt = found.pop()
+        elif found <= {"count_files", "delimited"}:
+            fmt = "count_files"  # the count-file reader names the file that is not one
         else:
-            fmt = kinds.pop()
-    multi = ("salmon", "nanostring", "count_files")
+            first = {k: str(p) for p, k in reversed(list(kinds.items()))}
+            raise InputError(
+                "The files given are of different formats ("
+                + "; ".join(f"{k}: {v!r}" for k, v in sorted(first.items()))
+                + "); read one format at a time, or pass format=."
+            )
     if len(paths) > 1 and fmt not in multi:
         raise InputError(
             f"format {fmt!r} reads one file at a time; several files are merged only for "
