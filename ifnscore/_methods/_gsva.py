@@ -36,7 +36,9 @@ the Gaussian kernel whatever the data; GSVA >= 2.0's ``kcdf="auto"`` uses no ker
 data stored as R integers, while ``"auto"`` here never picks ``"ecdf"`` and picks Poisson for
 any non-negative integer-valued data. Pass ``kcdf=`` explicitly to reproduce a given GSVA
 call. GSVA 1.46 called genes with SD below 1e-10 constant; >= 1.52 compares minimum and
-maximum, as here.
+maximum, as here. For sparse (``dgCMatrix``) input GSVA >= 2.0 runs a different, sparse
+variant by default (``sparse=TRUE``); this module always runs the classical algorithm, which
+is GSVA's ``sparse=FALSE``.
 
 Hänzelmann S, Castelo R, Guinney J. BMC Bioinformatics 2013;14:7,
 doi:10.1186/1471-2105-14-7.
