@@ -67,18 +67,23 @@ def test_calibrators(tmp_path):
         ifnscore.read(path, calibrator="nobody")
 
 
-def test_fold_changes_do_not_depend_on_calibrator(tmp_path):
+@pytest.mark.parametrize(("method", "scale"), [("fc_median", "linear"), ("z_sum", "rq")])
+def test_scores_do_not_depend_on_calibrator(tmp_path, method, scale):
+    # fc_*: the calibrator cancels in RQ / median(RQ of the controls); z_* on scale "rq"
+    # standardise log2 RQ = -ddCt, where the calibrator is a per-gene shift that cancels too.
     path = _write(tmp_path, LONG.replace("Undetermined", "30.0"))
     res = []
     for cal in (None, "C1", ["C1", "C2"]):
         a = ifnscore.read(path, calibrator=cal)
-        ref = ifnscore.calibrate(
-            a[["C1", "C2"]], signature=["IFI27", "ISG15"], method="fc_median", scale="linear"
-        )
-        ifnscore.score(a, reference=ref, scale="linear")
+        with pytest.warns(IfnscoreWarning, match="2 controls, below the rule's minimum"):
+            ref = ifnscore.calibrate(
+                a[["C1", "C2"]], signature=["IFI27", "ISG15"], method=method, scale=scale
+            )
+        ifnscore.score(a, reference=ref, scale=scale)
         res.append(a.obs["ifnscore"].to_numpy())
     np.testing.assert_allclose(res[0], res[1], rtol=1e-12)
     np.testing.assert_allclose(res[0], res[2], rtol=1e-12)
+    assert np.isfinite(res[0]).all()
 
 
 def test_wide_table_both_orientations_and_replicates(tmp_path):

@@ -620,7 +620,13 @@ def read_qpcr(
             raise InputError(f"{str(f)!r} is given twice; give each plate once.")
         seen[key] = f
     tables = [read_ct(f, sheet=sheet, rows=rows) for f in files]
-    return relative_quantities(tables, where=[str(f) for f in files], **options)
+    adata = relative_quantities(tables, where=[str(f) for f in files], **options)
+    skipped = getattr(paths, "skipped", [])  # a folder's entries left out (_pipelines.FileList)
+    if skipped:
+        adata.uns["ifnscore_read"]["skipped"] = [
+            {"file": str(f), "reason": str(r)} for f, r in skipped
+        ]
+    return adata
 
 
 def relative_quantities(
