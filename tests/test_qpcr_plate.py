@@ -638,9 +638,12 @@ def test_plate_to_score_by_hand(tmp_path, layout):
     fc = rq / rq.loc[list(CONTROLS)].median(axis=0)
     for method, agg in (("fc_median", fc.median(axis=1)), ("fc_sum", fc.sum(axis=1))):
         # TODO(rq): drop scale= once scale="auto" takes uns["ifnscore_read"]["scale"] of AnnData
-        with pytest.warns(IfnscoreWarning, match="3 controls, below the rule's minimum"):
+        # the classification limit is beside the point here: a fixed one, and the few-controls
+        # notes about the controls' limit silenced (they concern the limit, not the scores)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*controls", category=IfnscoreWarning)
             ref = ifnscore.calibrate(
-                a[list(CONTROLS)], signature="rice6", method=method, scale="rq"
+                a[list(CONTROLS)], signature="rice6", method=method, scale="rq", upper_limit=2.0
             )
         got = ifnscore.score(a, reference=ref, method=method, copy=True, scale="rq").obs["ifnscore"]
         np.testing.assert_allclose(got.loc[agg.index], agg.to_numpy(), rtol=1e-12)
