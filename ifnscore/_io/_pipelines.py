@@ -184,7 +184,7 @@ class FileList(list[Path]):
         self.skipped: list[tuple[str, str]] = list(skipped)
 
 
-def skipped_of(paths: Sequence[Path]) -> list[dict[str, str]]:
+def skipped_of(paths: Sequence[Any]) -> list[dict[str, str]]:
     """``[{"file": name, "reason": why}, ...]`` for a :class:`FileList`, else ``[]``."""
     return [{"file": f, "reason": r} for f, r in getattr(paths, "skipped", [])]
 
