@@ -743,3 +743,24 @@ def test_real_standard_curve_matches_design_and_analysis():
     assert c["intercept"] == pytest.approx(40.77, abs=5e-3)
     assert c["r2"] == pytest.approx(0.9880202381085528, rel=1e-9)
     assert c["E"] == pytest.approx(1 + 99.174722240042 / 100, rel=1e-9)
+
+
+def test_runs_of_one_file_are_plates():
+    """An RDML file may hold several runs (the reader's ``experiment``/``run`` columns); the same
+    well of two runs is two wells, and each run is normalised with its own reference genes."""
+    t = pd.concat(
+        [
+            plate(PLATE_A, "exp.rdml").assign(experiment="E", run="Run 1"),
+            plate(PLATE_B, "exp.rdml").assign(experiment="E", run="Run 2"),
+        ],
+        ignore_index=True,
+    )
+    t.attrs = plate(PLATE_A, "exp.rdml").attrs
+    a = relative_quantities(t)
+    assert a.obs["plate"].tolist() == ["exp:Run 1", "exp:Run 1", "exp:Run 2", "exp:Run 2"]
+    assert list(a.obs_names) == ["P1@exp:Run 1", "C1", "P1@exp:Run 2", "C2"]
+    np.testing.assert_allclose(a.layers["delta_ct"][:, 0], [3.0, 10.0, 3.5, 11.0], rtol=1e-12)
+    assert (
+        "exp.rdml holds 2 runs (Run 1, Run 2); each is a plate, named exp:run."
+        in a.uns["ifnscore_read"]["notes"]
+    )

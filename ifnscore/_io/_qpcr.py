@@ -74,7 +74,9 @@ reference (``fc_*``) and the log-scale standardised scores (``z_*``) do not depe
 Plates
 ------
 Several files are several plates, each normalised with its own reference genes and combined
-into one table; ``obs["plate"]`` is the file's stem. A sample on several plates keeps one row
+into one table; ``obs["plate"]`` is the file's stem. A file holding several runs (the reader's
+``plate`` / ``experiment`` / ``run`` columns vary, as in RDML) is several plates,
+``stem:run``. A sample on several plates keeps one row
 per plate, named ``sample@plate`` (``combine_plates="keep"``, default, with a note), or one row
 averaged over its plates in :math:`\log_2 RQ` (``combine_plates="mean"``).
 """
@@ -257,6 +259,29 @@ class _Plate:
     censored_lines: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+#: Columns that tell the runs (plates) of one file apart (RDML: experiment and run).
+_RUN_COLUMNS = ("plate", "experiment", "run")
+
+
+def _runs(table: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+    """The table split by run: ``[(None, table)]`` for one run, else ``[(label, part), ...]``
+    in file order, the label being the values of the run columns that vary (``exp/run``)."""
+    cols = [c for c in _RUN_COLUMNS if c in table.columns]
+    if not cols or table.empty:
+        return [(None, table)]
+    key = table[cols].astype(str)
+    varying = [c for c in cols if (key[c] != key[c].iloc[0]).any()]
+    if not varying:
+        return [(None, table)]
+    labels = key[varying].agg("/".join, axis=1)
+    out: list[tuple[str | None, pd.DataFrame]] = []
+    for lab in pd.unique(labels):
+        part = table[labels == lab].copy()
+        part.attrs = dict(table.attrs)
+        out.append((str(lab), part))
+    return out
 
 
 def _plate_name(table: pd.DataFrame, where: str | None, i: int) -> tuple[str, str]:
@@ -715,17 +740,25 @@ def relative_quantities(
     plates: list[_Plate] = []
     notes: list[str] = []
     for i, (t, w) in enumerate(zip(tables, wheres, strict=True)):
-        name, src = _plate_name(t, w, i)
-        if name in names:
-            k = 2
-            while f"{name}#{k}" in names:
-                k += 1
-            notes.append(f"two plates have the stem {name!r}; the one from {src} is {name}#{k}.")
-            name = f"{name}#{k}"
-        names.append(name)
-        plates.append(
-            _plate(t, name=name, where=src, refs_wanted=refs_wanted, max_ct=max_ct, eff=eff)
-        )
+        stem, src = _plate_name(t, w, i)
+        runs = _runs(t)
+        if len(runs) > 1:
+            notes.append(
+                f"{src} holds {len(runs)} runs ({', '.join(str(r) for r, _ in runs)}); each is a plate, "
+                f"named {stem}:run."
+            )
+        for run, part in runs:
+            name = stem if run is None else f"{stem}:{run}"
+            if name in names:
+                k = 2
+                while f"{name}#{k}" in names:
+                    k += 1
+                notes.append(f"two plates are named {name!r}; the one from {src} is {name}#{k}.")
+                name = f"{name}#{k}"
+            names.append(name)
+            plates.append(
+                _plate(part, name=name, where=src, refs_wanted=refs_wanted, max_ct=max_ct, eff=eff)
+            )
     return _combine(
         plates,
         calibrator=calibrator,
