@@ -764,3 +764,13 @@ def test_runs_of_one_file_are_plates():
         "exp.rdml holds 2 runs (Run 1, Run 2); each is a plate, named exp:run."
         in a.uns["ifnscore_read"]["notes"]
     )
+
+
+def test_export_without_targets():
+    rows = [("A1", "P1", "", 20.0), ("A2", "P1", "", 21.0)]
+    with pytest.raises(
+        InputError,
+        match=r"plate1\.csv: the export names no target \(gene\) for any well, so relative quantities "
+        "cannot be computed; set the targets",
+    ):
+        relative_quantities(plate(rows))

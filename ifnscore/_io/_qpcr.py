@@ -529,6 +529,12 @@ def _plate(
             "each target once (is the file two exports pasted together?)."
         )
     rows, excluded, counts = _exclude(table, name)
+    if rows.empty and (table["target"] == "").all():
+        raise InputError(
+            f"{where}: the export names no target (gene) for any well, so relative quantities "
+            "cannot be computed; set the targets in the run's plate setup and export again, or "
+            "write a table with sample, target and Ct columns."
+        )
     if rows.empty:
         raise InputError(
             f"{where}: no sample wells on the plate (left out: {counts}); the wells to quantify "
