@@ -317,12 +317,14 @@ def compute(
     scores = np.empty((n, s), dtype=np.float64)
     n_genes = np.empty((n, s), dtype=np.int64)
     if method.aggregate in ("sum", "mean") and nan == "raise":
-        W = np.zeros((len(genes), s), dtype=np.float64)
+        # Each row summed on its own, in gene order (not one BLAS product T @ W, whose
+        # blocking changes with the number of rows): a sample's score is the same float
+        # whether it is scored alone or in any batch.
         for j, sig in enumerate(sigs):
-            used = [pos[m.gene] for m in matches[sig.name] if m.found]
-            W[used, j] = 1.0 if method.aggregate == "sum" else 1.0 / len(used)
-            n_genes[:, j] = len(used)
-        scores[:] = T @ W
+            used = np.array([pos[m.gene] for m in matches[sig.name] if m.found], dtype=np.intp)
+            total = np.ascontiguousarray(T[:, used]).sum(axis=1)
+            scores[:, j] = total if method.aggregate == "sum" else total / used.size
+            n_genes[:, j] = used.size
     else:
         for j, sig in enumerate(sigs):
             idx = np.array([pos[m.gene] for m in matches[sig.name] if m.found], dtype=np.intp)

@@ -47,6 +47,8 @@ from typing import Any, cast
 import numpy as np
 import scipy.sparse as sp
 
+from .errors import InputError
+
 __all__ = [
     "DEFAULT_BLOCK_ROWS",
     "NUMBA_MIN_NNZ",
@@ -71,14 +73,20 @@ PART_NNZ = 1 << 21
 
 
 def n_threads() -> int:
-    """Threads used for in-memory scans: ``IFNSCORE_NUM_THREADS`` if set, else the CPUs
-    this process may run on (at most 8)."""
+    """Threads used for in-memory scans: ``IFNSCORE_NUM_THREADS`` if set (a whole number >= 1;
+    anything else is an error), else the CPUs this process may run on (at most 8)."""
     env = os.environ.get("IFNSCORE_NUM_THREADS")
-    if env:
+    if env is not None and env.strip():
         try:
-            return max(1, int(env))
+            value = int(env)
         except ValueError:
-            pass
+            value = 0
+        if value < 1:
+            raise InputError(
+                f"IFNSCORE_NUM_THREADS={env!r} is not a whole number >= 1; set it to e.g. 4, or unset it "
+                "to use every core."
+            )
+        return value
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

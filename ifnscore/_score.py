@@ -224,6 +224,7 @@ def score_table(
     :func:`follow`: the same computation, always returning the result table (see
     :mod:`ifnscore._results`), whatever the container."""
     options = dict(options or {})
+    _check_arguments(nan=nan, scale=scale, rows=rows, duplicates=duplicates, id_type=id_type)
     if reference is not None and not isinstance(reference, Reference):
         raise InputError(
             f"reference= must be an ifnscore.Reference (from ifnscore.calibrate or Reference.load), "
@@ -284,6 +285,24 @@ def score_table(
     result = _frame(expr, sigs, comp, limits)
     result.attrs["ifnscore"] = _metadata(expr, sigs, meth, matches, limits, reference, options)
     return result
+
+
+def _check_arguments(*, nan: Any, scale: Any, rows: Any, duplicates: Any, id_type: Any) -> None:
+    """The plain arguments, checked before any data is touched (sklearn's order)."""
+    from ._genes import check_id_type
+    from ._validation import SCALES
+
+    for name, value, allowed in (
+        ("nan", nan, ("raise", "omit")),
+        ("scale", scale, ("auto", *SCALES)),
+        ("rows", rows, ("auto", "samples", "genes")),
+        ("duplicates", duplicates, ("sum", "error")),
+    ):
+        if not isinstance(value, str) or value not in allowed:
+            raise InputError(
+                f"{name}={value!r} is not valid; use one of {', '.join(map(repr, allowed))}."
+            )
+    check_id_type(id_type)
 
 
 _SCORE_KEYWORDS = (

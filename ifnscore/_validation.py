@@ -113,6 +113,19 @@ def as_expression(
     if samples_idx.has_duplicates:
         dup = samples_idx[samples_idx.duplicated()].unique()[:5].tolist()
         raise InputError(f"{arg} has duplicate sample names {dup}; make sample names unique.")
+    empty = samples_idx.isna() | (samples_idx.astype(str).str.strip() == "")
+    if empty.any():
+        i = int(np.flatnonzero(empty)[0])
+        raise InputError(
+            f"{arg}: sample number {i + 1} has an empty (or missing) name; give every sample a name."
+        )
+    if genes_idx.has_duplicates:
+        dup = genes_idx[genes_idx.duplicated()].unique()[:8].tolist()
+        raise InputError(
+            f"{arg} has duplicated gene labels {dup}: two columns with one name cannot both be that gene. "
+            "Make the gene names unique (keep one column, or rename); distinct identifiers of one gene "
+            "(e.g. two Ensembl IDs) are summed and reported."
+        )
     if scale == "auto":
         # scanpy's uns["log1p"] describes X only, not a layer or raw
         hint = adata if container == "AnnData.X" else None

@@ -2,7 +2,8 @@
 
 Every ``import`` / ``from ... import`` of an ``ifnscore`` module is read from the source with
 :mod:`ast`, at module level and inside functions alike (a function-level import is still a
-dependency), and the graph of modules must be acyclic. A package's ``__init__`` counts as the
+dependency), except those under ``if TYPE_CHECKING:`` (annotations only, never run), and
+the graph of modules must be acyclic. A package's ``__init__`` counts as the
 package itself; importing a name from a package (``from . import x``) is an edge to the
 submodule when ``x`` is one, else to the package.
 """
@@ -42,7 +43,15 @@ def import_graph() -> dict[str, set[str]]:
     for mod, path in mods.items():
         is_pkg = path.name == "__init__.py"
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {
+            id(n)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+            for n in ast.walk(block)
+        }
         for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
             targets: list[str] = []
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]

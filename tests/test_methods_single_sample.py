@@ -279,7 +279,7 @@ def test_through_public_api(example):
     assert res["score"].between(0, 1).all()
     res = ifnscore.score(counts, signature="rice6", method="singscore")
     assert "dispersion" in res.columns
-    with pytest.raises(InputError, match="no option"):
+    with pytest.raises(TypeError, match=r"\['maxRank'\] \(did you mean 'max_rank'\?\)"):
         ifnscore.score(counts, signature="rice6", method="ucell", maxRank=10)
     with pytest.warns(IfnscoreWarning, match="cohort-dependent"):
         ifnscore.score(counts, signature="rice6", method="zscore", upper_limit=1.0)

@@ -232,7 +232,7 @@ def test_figures_display_in_jupyter_and_pickle(ref_fc_sum):
     assert again.axes[0].get_xlabel() == fig.axes[0].get_xlabel()
 
 
-def test_trajectory_marks_relapses_and_early_treatments():
+def test_trajectory_marks_re_elevations_and_early_treatments():
     m = pd.DataFrame(
         {
             "patient": "P",
@@ -247,7 +247,7 @@ def test_trajectory_marks_relapses_and_early_treatments():
     fu = ifnscore.follow(m["score"], m, time="date", upper_limit=LIMIT, treatments=t)
     fig = plot.trajectory(fu)
     ax = fig.axes[0]
-    ring = [ln for ln in ax.get_lines() if ln.get_label().startswith("relapse")]
+    ring = [ln for ln in ax.get_lines() if ln.get_label().startswith("re-elevation")]
     assert len(ring) == 1
     np.testing.assert_allclose(ring[0].get_xdata(), [41.0])  # 2025-02-20 is day 41
     np.testing.assert_allclose(ring[0].get_ydata(), [30.0])

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ._open import open_binary, open_text, strip_compression
-from ._table import check_unique, frame_to_adata
+from ._table import check_labels, check_unique, frame_to_adata
 
 __all__ = ["guess_sep", "read_delimited", "read_header"]
 
@@ -52,6 +52,18 @@ def split_header(header: str, sep: str) -> list[str]:
     return next(csv.reader([header], delimiter=sep))
 
 
+def labels_kept_as_written(n_columns: int) -> dict[int, list[str]]:
+    """``na_values`` for pandas: the usual missing-value words (``NA``, ``NaN``, ``NULL`` ...)
+    in the value columns, only an empty cell in the label column (position 0), so that a
+    sample or gene named ``NA`` keeps its name."""
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    words = sorted(STR_NA_VALUES)
+    out: dict[int, list[str]] = dict.fromkeys(range(1, n_columns), words)
+    out[0] = [""]
+    return out
+
+
 def read_delimited(
     path: str | os.PathLike,
     *,
@@ -70,11 +82,14 @@ def read_delimited(
             frame = pd.read_csv(
                 fh,
                 sep=sep,
-                index_col=0,
-                header=0,
+                index_col=None,  # the labels become the index below (pandas 2.3 mishandles a
+                header=0,  # per-column na_values with an unnamed index column)
                 engine="c" if sep != r"\s+" else "python",
                 skip_blank_lines=True,
+                keep_default_na=False,
+                na_values=labels_kept_as_written(len(labels)),
             )
+            frame = frame.set_index(frame.columns[0])
     except pd.errors.EmptyDataError:
         raise InputError(f"{where} is empty.") from None
     except pd.errors.ParserError as exc:
@@ -89,6 +104,7 @@ def read_delimited(
             "values; check the separator (sep=) and the header line."
         )
     frame.columns = pd.Index(labels[1:])
+    check_labels(list(frame.index), "row", where)
     frame.index = frame.index.map(str)
     if frame.isna().to_numpy().any():  # empty cells, or short (truncated) lines? tell them apart
         with open_text(path) as fh:

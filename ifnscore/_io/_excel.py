@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError
-from ._table import frame_to_adata
+from ._table import check_labels, frame_to_adata
 
 __all__ = ["read_excel_frame", "read_excel_table"]
 
@@ -27,7 +27,9 @@ def read_excel_frame(path: str | os.PathLike, *, sheet: str | int = 0) -> pd.Dat
     if not zipfile.is_zipfile(path):
         raise InputError(f"{where} is not an Excel .xlsx workbook although its extension says so.")
     try:
-        frame = pd.read_excel(path, sheet_name=sheet, engine="openpyxl", header=0)
+        frame = pd.read_excel(
+            path, sheet_name=sheet, engine="openpyxl", header=0, keep_default_na=False, na_values=[""]
+        )
     except ValueError as exc:  # unknown sheet name
         raise InputError(f"{where}: {exc}.") from None
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
@@ -44,6 +46,7 @@ def read_excel_table(
     frame = read_excel_frame(path, sheet=sheet)
     labels = [str(c) for c in frame.columns]
     frame = frame.set_index(frame.columns[0])
+    check_labels(list(frame.index), "row", f"{path} (sheet {sheet!r})")
     frame.columns = pd.Index(labels[1:])
     frame.index = frame.index.map(str)
     return frame_to_adata(

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["check_unique", "first_non_numeric", "make_adata", "orient"]
+__all__ = ["check_labels", "check_unique", "first_non_numeric", "make_adata", "orient"]
 
 
 def check_unique(labels: Sequence[object], what: str, where: str) -> None:
@@ -31,6 +31,16 @@ def check_unique(labels: Sequence[object], what: str, where: str) -> None:
     if idx.has_duplicates:
         dup = idx[idx.duplicated()].unique()[:5].tolist()
         raise InputError(f"{where}: duplicated {what} {dup}; each {what} must appear once.")
+
+
+def check_labels(labels: Sequence[object], what: str, where: str) -> None:
+    """Raise naming the first empty (or missing) label; labels such as ``NA`` or ``NULL`` are
+    names, kept as written."""
+    for i, lab in enumerate(labels):
+        if lab is None or (isinstance(lab, float) and lab != lab) or not str(lab).strip():
+            raise InputError(
+                f"{where}: {what} number {i + 1} has an empty name; give every {what} a name."
+            )
 
 
 def first_non_numeric(frame: pd.DataFrame) -> tuple[int, Any, Any] | None:
@@ -89,6 +99,8 @@ def make_adata(
     """An AnnData (samples x genes) with ``uns['ifnscore_read']`` describing where it came from."""
     import anndata as ad
 
+    check_labels(samples, "sample", where)
+    check_labels(genes, "gene", where)
     samples = [str(s) for s in samples]
     genes = [str(g) for g in genes]
     if len(samples) == 0 or len(genes) == 0:

@@ -51,7 +51,11 @@ def _fit_z(G: np.ndarray) -> dict[str, np.ndarray]:
         raise InputError(
             "z_* methods need at least 2 control samples to estimate a standard deviation."
         )
-    return {"centre": G.mean(axis=0), "spread": G.std(axis=0, ddof=1)}
+    spread = G.std(axis=0, ddof=1)
+    # a gene with one value in every control has no spread: rounding alone would give ~1e-16,
+    # and z-scores of ~1e13 (decide "constant" by max == min, not by the rounded SD)
+    spread[G.max(axis=0) == G.min(axis=0)] = 0.0
+    return {"centre": G.mean(axis=0), "spread": spread}
 
 
 def _check_z(params: Mapping[str, np.ndarray], genes: list[str]) -> None:

@@ -1,0 +1,161 @@
+"""Numbers a clinician can trust, or one clear refusal: the scorer's side (issue 13, 12).
+
+Batch independence to the last bit, duplicated gene labels refused in every container,
+sample names kept as written, keywords checked, constant control genes refused for z-scores.
+"""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
+
+import ifnscore
+from ifnscore import errors
+
+RICE6 = list(ifnscore.get_signature("rice6").genes)
+GENES = [*RICE6, "ACTB", "GAPDH"]
+
+
+def _data(n, seed):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        rng.lognormal(3.0, 1.0, size=(n, len(GENES))),
+        index=[f"S{i}" for i in range(n)],
+        columns=GENES,
+    )
+
+
+@pytest.fixture(scope="module")
+def refs():
+    controls = _data(40, 1)
+    return {
+        m: ifnscore.calibrate(
+            controls,
+            signature="rice6",
+            method=m,
+            scale="linear",
+            rule="mean+2sd",
+            upper_limit="controls",
+        )
+        for m in ("fc_sum", "fc_mean", "fc_median", "fc_geomean", "z_sum", "z_mean")
+    }
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 30),
+    picks=st.lists(st.integers(0, 29), min_size=1, max_size=8),
+)
+def test_batch_independence_to_the_last_bit(refs, seed, n, picks):
+    """A sample scored alone, or in any sub-batch, gets the identical float (exact equality)."""
+    data = _data(n, seed)
+    rows = sorted({p % n for p in picks})
+    for method, ref in refs.items():
+        whole = ifnscore.score(data, reference=ref, scale="linear")["score"].to_numpy()
+        part = ifnscore.score(data.iloc[rows], reference=ref, scale="linear")["score"].to_numpy()
+        assert np.array_equal(part, whole[rows]), method
+        one = ifnscore.score(data.iloc[[rows[0]]], reference=ref, scale="linear")[
+            "score"
+        ].to_numpy()
+        assert one[0] == whole[rows[0]], method
+    whole = ifnscore.score(data, method="mean_log", scale="linear")["score"].to_numpy()
+    part = ifnscore.score(data.iloc[rows], method="mean_log", scale="linear")["score"].to_numpy()
+    assert np.array_equal(part, whole[rows])
+
+
+def _duplicated():
+    cols = [*RICE6, "IFI27"]  # a second IFI27 column
+    rng = np.random.default_rng(0)
+    return rng.lognormal(3.0, 1.0, size=(5, len(cols))), cols
+
+
+@pytest.mark.parametrize("container", ["frame", "ndarray", "csr", "anndata"])
+def test_duplicated_gene_labels_are_refused_in_every_container(container):
+    X, cols = _duplicated()
+    samples = [f"S{i}" for i in range(5)]
+    if container == "frame":
+        data, kw = pd.DataFrame(X, index=samples, columns=cols), {}
+    elif container == "ndarray":
+        data, kw = X, {"genes": cols}
+    elif container == "csr":
+        data, kw = sp.csr_matrix(X), {"genes": cols}
+    else:
+        data, kw = ad.AnnData(X, obs=pd.DataFrame(index=samples), var=pd.DataFrame(index=cols)), {}
+    with pytest.raises(errors.InputError, match=r"duplicated gene labels \['IFI27'\]"):
+        ifnscore.score(data, method="mean_log", scale="linear", **kw)
+
+
+def test_distinct_identifiers_of_one_gene_are_summed_and_reported():
+    """IFI27 has two Ensembl IDs (ENSG00000165949, ENSG00000275214 in the shipped table): two
+    distinct labels of one gene are summed on the linear scale, with a warning, not refused."""
+    rng = np.random.default_rng(3)
+    cols = [*RICE6[1:], "ENSG00000165949", "ENSG00000275214"]
+    X = pd.DataFrame(rng.lognormal(3, 1, size=(4, 7)), columns=cols)
+    with pytest.warns(
+        errors.IfnscoreWarning, match=r"IFI27 <- \['ENSG00000165949', 'ENSG00000275214'\]"
+    ):
+        res = ifnscore.score(X, method="mean_log", scale="linear")
+    m = [r for r in res.attrs["ifnscore"]["signatures"]["rice6"]["matches"] if r["gene"] == "IFI27"]
+    assert m[0]["found"]
+    expected = np.log2(X["ENSG00000165949"] + X["ENSG00000275214"] + 1)
+    others = np.log2(X[RICE6[1:]] + 1).sum(axis=1)
+    np.testing.assert_allclose(res["score"], (expected + others) / 6, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["NA", "N/A", "NULL", "None", "nan", "NaN", "#N/A"])
+def test_sample_names_are_kept_as_written(tmp_path, name):
+    data = _data(3, 5)
+    data.index = [name, "S1", "S2"]
+    path = tmp_path / "t.csv"
+    data.to_csv(path)
+    adata = ifnscore.read(path)
+    assert list(adata.obs_names) == [name, "S1", "S2"]
+    res = ifnscore.score(adata, method="mean_log", scale="linear", copy=True)
+    assert list(res.obs_names) == [name, "S1", "S2"]
+    t = data.T
+    t.to_csv(path)  # genes as rows: the names are the header
+    assert list(ifnscore.read(path).obs_names) == [name, "S1", "S2"]
+
+
+def test_na_and_nan_samples_do_not_clash(tmp_path):
+    data = _data(2, 6)
+    data.index = ["NA", "nan"]
+    path = tmp_path / "t.tsv"
+    data.to_csv(path, sep="\t")
+    assert list(ifnscore.read(path).obs_names) == ["NA", "nan"]
+
+
+def test_empty_sample_label_is_an_error_naming_the_row(tmp_path):
+    path = tmp_path / "t.csv"
+    text = "sample," + ",".join(GENES) + "\n"
+    text += "S1," + ",".join(["5"] * len(GENES)) + "\n"
+    text += "," + ",".join(["6"] * len(GENES)) + "\n"
+    path.write_text(text)
+    with pytest.raises(errors.InputError, match=r"row number 2 has an empty name"):
+        ifnscore.read(path)
+    frame = _data(2, 0)
+    frame.index = ["S1", np.nan]
+    with pytest.raises(
+        errors.InputError, match=r"sample number 2 has an empty \(or missing\) name"
+    ):
+        ifnscore.score(frame, method="mean_log", scale="linear")
+
+
+def test_constant_control_gene_is_refused_for_z_scores():
+    """12 controls with one IFI44L value: SD is 0, not 1e-16; z would be ~3e13 otherwise."""
+    controls = _data(12, 2)
+    controls["IFI44L"] = 6.54321
+    with pytest.raises(errors.InputError, match=r"\['IFI44L'\] have zero spread"):
+        ifnscore.calibrate(
+            controls, signature="rice6", method="z_mean", scale="linear", rule="mean+2sd"
+        )
+
+
+def test_bad_nan_is_refused_before_the_data_are_read():
+    with pytest.raises(errors.InputError, match="nan='drop' is not valid"):
+        ifnscore.score(object(), method="mean_log", nan="drop")
