@@ -8,7 +8,7 @@ DataFrames with mixed column dtypes).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -126,7 +126,12 @@ def as_expression(
             "Make the gene names unique (keep one column, or rename); distinct identifiers of one gene "
             "(e.g. two Ensembl IDs) are summed and reported."
         )
-    if scale == "auto":
+    read_scale = _reader_scale(adata) if container == "AnnData.X" else None
+    if scale == "auto" and read_scale is not None:
+        # the reader knows what its format holds (counts of a count file, qPCR RQ, ...)
+        resolved: str = read_scale
+        note = f"from the reader: uns['ifnscore_read']['scale'] = {read_scale!r}"
+    elif scale == "auto":
         # scanpy's uns["log1p"] describes X only, not a layer or raw
         hint = adata if container == "AnnData.X" else None
         resolved, note = detect_scale(X, adata=hint, arg=arg)
@@ -136,6 +141,12 @@ def as_expression(
     if adata is not None and layer is None and not use_raw and LIBRARY_SIZE_KEY in adata.obs:
         lib = _library_size(adata.obs[LIBRARY_SIZE_KEY], arg)
     return Expression(X, samples_idx, genes_idx, resolved, note, container, adata, lib)
+
+
+def _reader_scale(adata: Any) -> Scale | None:
+    info = adata.uns.get("ifnscore_read") if adata is not None and hasattr(adata, "uns") else None
+    value = info.get("scale") if isinstance(info, Mapping) else None
+    return value if value in SCALES else None  # type: ignore[return-value]
 
 
 def _library_size(values: pd.Series, arg: str) -> np.ndarray:

@@ -145,15 +145,23 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--max-ct",
         type=float,
-        help="qPCR: last cycle; undetermined Ct are censored here (default 40)",
-    )
-    g.add_argument(
-        "--undetermined",
-        choices=["censor", "error"],
-        help="qPCR: policy for undetermined Ct (default censor)",
+        help="qPCR: the run's last cycle (default 40); a Ct above it is an error; a target with most "
+        "replicates undetermined is censored here (a bound, shown as '<')",
     )
     g.add_argument(
         "--max-sd", type=float, help="qPCR: flag replicates whose Ct SD exceeds this (default 0.5)"
+    )
+    g.add_argument(
+        "--efficiency",
+        nargs="+",
+        metavar="TARGET=E",
+        help="qPCR: amplification factors per target (2.0 = 100%%; Pfaffl 2001), e.g. IFI27=1.95 "
+        "HPRT1=2.0, or 'standard_curve' to estimate them from the plate's standards",
+    )
+    g.add_argument(
+        "--combine-plates",
+        choices=["keep", "mean"],
+        help="qPCR: a sample on several plates: keep each run (sample@plate, default) or average",
     )
     g.add_argument(
         "--normalize-to", help="NanoString: 'batch' (nSolver, default) or a fixed number"
@@ -306,9 +314,11 @@ def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
         opts["sheet"] = int(args.sheet) if args.sheet.isdigit() else args.sheet
     if args.backed:
         opts["backed"] = True
-    for name in ("quantity", "tx2gene", "max_ct", "undetermined", "max_sd"):
+    for name in ("quantity", "tx2gene", "max_ct", "max_sd", "combine_plates"):
         if getattr(args, name) is not None:
             opts[name] = getattr(args, name)
+    if args.efficiency:
+        opts["efficiency"] = _efficiency_arg(args.efficiency)
     if args.reference_genes:
         opts["reference_genes"] = args.reference_genes
     if args.calibrator:
@@ -319,6 +329,23 @@ def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
         except ValueError:
             opts["normalize_to"] = args.normalize_to
     return opts
+
+
+def _efficiency_arg(values: Sequence[str]) -> str | dict[str, float]:
+    if list(values) == ["standard_curve"]:
+        return "standard_curve"
+    out: dict[str, float] = {}
+    for v in values:
+        target, sep, number = v.partition("=")
+        try:
+            if not sep or not target:
+                raise ValueError
+            out[target.strip()] = float(number)
+        except ValueError:
+            raise InputError(
+                f"--efficiency {v!r}: give TARGET=E (e.g. IFI27=1.95), or 'standard_curve' alone."
+            ) from None
+    return out
 
 
 def _read_inputs(args: argparse.Namespace, paths: Sequence[str], signature: Any) -> Any:
@@ -525,7 +552,18 @@ def _with_metadata(out: Any, meta: Any, source: str) -> Any:
 def _report_read(args: argparse.Namespace, adata: Any) -> None:
     """Print what the reader left out (qPCR control wells, skipped files...), when it says."""
     info = adata.uns.get("ifnscore_read", {}) if hasattr(adata, "uns") else {}
-    for line in info.get("notes", []) if isinstance(info, dict) else []:
+    if not isinstance(info, dict):
+        return
+    excluded = info.get("excluded_wells")
+    if isinstance(excluded, dict) and excluded:
+        parts = ", ".join(f"{n} {why}" for why, n in excluded.items())
+        _info(args, f"ifnscore {args.command}: note: wells left out: {parts}")
+    for key in ("undetermined_ignored", "censored", "skipped"):
+        value = info.get(key)
+        if value is not None and len(value):
+            shown = value if isinstance(value, str) else "; ".join(map(str, list(value)[:10]))
+            _info(args, f"ifnscore {args.command}: note: {key.replace('_', ' ')}: {shown}")
+    for line in info.get("notes", []):
         _info(args, f"ifnscore {args.command}: note: {line}")
 
 
