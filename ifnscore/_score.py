@@ -11,7 +11,7 @@ import pandas as pd
 from ._engine import Computed, Nan, compute, default_min_genes, prepare
 from ._genes import GeneMatch, IdType, matches_frame
 from ._limits import sample_limits
-from ._methods import Method, check_options, get_method
+from ._methods import DEFAULT_METHOD, Method, check_options, get_method
 from ._reference import Reference
 from ._results import to_anndata
 from ._signatures import Signature, SignatureLike, as_signatures
@@ -231,7 +231,7 @@ def score_table(
             f"got {type(reference).__name__}."
         )
     if method is None:
-        method = reference.method if reference is not None else "fc_sum"
+        method = reference.method if reference is not None else DEFAULT_METHOD
     meth = get_method(method)
     if signature is None and reference is not None:
         sigs = _signatures_of(reference)

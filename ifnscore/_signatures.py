@@ -17,7 +17,14 @@ import pandas as pd
 
 from .errors import SignatureError
 
-__all__ = ["Signature", "Threshold", "get_signature", "list_signatures", "read_gmt"]
+__all__ = [
+    "DEFAULT_SIGNATURE",
+    "Signature",
+    "Threshold",
+    "get_signature",
+    "list_signatures",
+    "read_gmt",
+]
 
 
 @dataclass(frozen=True)
@@ -282,7 +289,11 @@ def read_gmt(path: str | os.PathLike) -> list[Signature]:
 SignatureLike = str | Signature | Sequence[str] | Mapping[str, object] | os.PathLike
 
 
-def as_signatures(signature: SignatureLike | None, default: str = "rice6") -> list[Signature]:
+#: The signature scored when none is named: Rice et al. 2013's six genes.
+DEFAULT_SIGNATURE = "rice6"
+
+
+def as_signatures(signature: SignatureLike | None, default: str | None = None) -> list[Signature]:
     """Normalise every accepted way of naming signatures to a list of :class:`Signature`.
 
     Accepted: a registry name; a :class:`Signature`; a list of registry names; a list of genes
@@ -290,7 +301,7 @@ def as_signatures(signature: SignatureLike | None, default: str = "rice6") -> li
     "down": [...]}``, or -> Signature); a path to a ``.gmt`` file; a list mixing names and Signatures.
     """
     if signature is None:
-        signature = default
+        signature = DEFAULT_SIGNATURE if default is None else default
     if isinstance(signature, Signature):
         return [signature]
     if isinstance(signature, os.PathLike) or (

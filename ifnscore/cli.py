@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
+from ._methods._base import DEFAULT_METHOD
+from ._signatures import DEFAULT_SIGNATURE
 from ._validation import Scale
 from ._version import __version__
 from .errors import IfnscoreError, InputError
@@ -440,7 +442,7 @@ def _signature_hint(sig: Any, ref: Any) -> Any:
         return sig
     if ref is not None:
         return {n: list(s.genes) + list(s.down) for n, s in ref.signatures.items()}
-    return "rice6"
+    return DEFAULT_SIGNATURE
 
 
 def _check_request(args: argparse.Namespace) -> Any:
@@ -492,7 +494,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         ref = calibrate(
             controls,
             signature=sig,
-            method=args.method or "fc_sum",
+            method=args.method or DEFAULT_METHOD,
             scale=_scale(args, controls),
             **_scoring_kwargs(args, nan=False),
         )
@@ -633,7 +635,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     _refuse_overwrite(args, [*args.controls, args.samples or "", args.control_samples_from or ""])
     _check_request(args)
     sig = _signature_arg(args.signature)
-    data = _read_inputs(args, args.controls, sig if sig is not None else "rice6")
+    data = _read_inputs(args, args.controls, sig if sig is not None else DEFAULT_SIGNATURE)
     _report_read(args, data)
     names = _control_names(args, [str(s) for s in data.obs_names])
     controls = data if names is None else data[names]
@@ -751,7 +753,7 @@ def _add_calibrate_parser(sub: Any) -> None:
         help="'published', 'controls' or a number (default: published when available)",
     )
     _add_control_options(p)
-    _add_scoring_options(p, method_default="fc_sum", nan=False)
+    _add_scoring_options(p, method_default=DEFAULT_METHOD, nan=False)
     _add_input_options(p)
     p.set_defaults(func=_cmd_calibrate)
 
@@ -818,8 +820,10 @@ def _add_demo_parser(sub: Any) -> None:
         type=_output_path,
         help="where to write the scores (default: %(default)s)",
     )
-    p.add_argument("--signature", default="rice6", help="signature name (default: %(default)s)")
-    p.add_argument("--method", default="fc_sum", help="scoring method (default: %(default)s)")
+    p.add_argument(
+        "--signature", default=DEFAULT_SIGNATURE, help="signature name (default: %(default)s)"
+    )
+    p.add_argument("--method", default=DEFAULT_METHOD, help="scoring method (default: %(default)s)")
     p.set_defaults(func=_cmd_demo)
 
 
@@ -934,8 +938,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         controls = data[chosen] if hasattr(data, "obs_names") else data.loc[chosen]
         ref = calibrate(
             controls,
-            sig if sig is not None else "rice6",
-            method=args.method or "fc_sum",
+            sig if sig is not None else DEFAULT_SIGNATURE,
+            method=args.method or DEFAULT_METHOD,
             scale=scale,
             **kw,
         )

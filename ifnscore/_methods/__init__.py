@@ -21,6 +21,8 @@ import pandas as pd
 from ..errors import InputError, OptionError
 
 __all__ = [
+    "DEFAULT_METHOD",
+    "EXECUTION_OPTIONS",
     "METHODS",
     "GeneSet",
     "Method",
@@ -29,16 +31,17 @@ __all__ = [
     "list_methods",
     "method_options",
     "register",
+    "stored_options",
 ]
 
 
-from ._base import METHODS, GeneSet, Method, register
+from ._base import DEFAULT_METHOD, EXECUTION_OPTIONS, METHODS, GeneSet, Method, register
 
 
 def get_method(name: str | None) -> Method:
     _load()
     if name is None:
-        name = "fc_sum"
+        name = DEFAULT_METHOD
     try:
         return METHODS[name]
     except (KeyError, TypeError):
@@ -53,6 +56,13 @@ def method_options(method: Method) -> list[str]:
         return []
     params = inspect.signature(method.run).parameters
     return [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY]
+
+
+def stored_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options that define what a method computes, i.e. ``options`` less the execution
+    settings (:data:`EXECUTION_OPTIONS`: block size, threads), which a Reference never stores
+    and never compares."""
+    return {k: v for k, v in options.items() if k not in EXECUTION_OPTIONS}
 
 
 def check_options(

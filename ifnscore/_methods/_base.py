@@ -9,7 +9,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["METHODS", "GeneSet", "Method", "register"]
+__all__ = ["DEFAULT_METHOD", "EXECUTION_OPTIONS", "METHODS", "GeneSet", "Method", "register"]
+
+#: The method used when none is named: the sum of fold changes over the healthy medians.
+DEFAULT_METHOD = "fc_sum"
+#: Keywords of a kernel that say how to run it, not what it computes: never stored in a
+#: Reference, never a reason for a mismatch.
+EXECUTION_OPTIONS = frozenset({"block_rows", "threads", "n_jobs"})
 
 
 @dataclass(frozen=True)
