@@ -42,10 +42,19 @@ def need_samples(n: int, method: str) -> None:
         )
 
 
+def non_constant(G: np.ndarray) -> np.ndarray:
+    """Columns of ``G`` (samples x genes) that vary: maximum above minimum (GSVA >= 1.52). A
+    rounded SD is no test: one repeated value gives ~1e-16, not 0."""
+    if G.shape[0] == 0:
+        return np.zeros(G.shape[1], dtype=bool)
+    return np.asarray(G.max(axis=0) > G.min(axis=0))
+
+
 def standardise(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gene-wise z-scores across samples (SD with ddof=1) and the mask of non-constant genes."""
+    """Gene-wise z-scores across samples (SD with ddof=1) and the mask of non-constant genes
+    (:func:`non_constant`; their z-scores are 0)."""
     sd = G.std(axis=0, ddof=1)
-    keep = sd > 0
+    keep = non_constant(G)
     Z = np.zeros_like(G)
     Z[:, keep] = (G[:, keep] - G[:, keep].mean(axis=0)) / sd[keep]
     return Z, keep

@@ -26,7 +26,6 @@ import numpy as np
 from ._base import GeneSet, Method, register
 from ._cohort import gather_finite, need_samples, standardise
 from ._ranks import union_columns
-from ._zscore import non_constant
 
 
 def run(X: Any, sets: Sequence[GeneSet]) -> dict[str, np.ndarray]:
@@ -35,8 +34,7 @@ def run(X: Any, sets: Sequence[GeneSet]) -> dict[str, np.ndarray]:
     need_samples(n, "plage")
     union, ups, _ = union_columns(sets)
     G = gather_finite(X, union, "plage")
-    Z, _ = standardise(G)
-    keep = non_constant(G)
+    Z, keep = standardise(G)
     out = np.full((n, len(sets)), np.nan)
     for j, idx in enumerate(ups):
         idx = idx[keep[idx]]

@@ -28,21 +28,13 @@ from ._cohort import gather_finite, need_samples, standardise
 from ._ranks import union_columns
 
 
-def non_constant(G: np.ndarray) -> np.ndarray:
-    """Columns of ``G`` (samples x genes) that vary: maximum above minimum (GSVA >= 1.52)."""
-    if G.shape[0] == 0:
-        return np.zeros(G.shape[1], dtype=bool)
-    return np.asarray(G.max(axis=0) > G.min(axis=0))
-
-
 def run(X: Any, sets: Sequence[GeneSet]) -> dict[str, np.ndarray]:
     """Score every sample for every set; see the module docstring."""
     n = X.shape[0]
     need_samples(n, "zscore")
     union, ups, _ = union_columns(sets)
     G = gather_finite(X, union, "zscore")
-    Z, _ = standardise(G)
-    keep = non_constant(G)
+    Z, keep = standardise(G)
     out = np.full((n, len(sets)), np.nan)
     for j, idx in enumerate(ups):
         idx = idx[keep[idx]]
