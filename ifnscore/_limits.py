@@ -105,6 +105,8 @@ MEAN_SD_MIN_N = 20
 SKEW_THRESHOLD = 0.5
 #: Transference (EP28-A3c): at least this many local controls to verify a published limit.
 TRANSFERENCE_N = 20
+#: How a published limit's notes begin the sentence on its transfer to local controls.
+TRANSFERRED_NOTE = "a limit transferred from the source's laboratory"
 CI_LEVEL = 0.90
 #: Where each kind of limit comes from; ``partition`` only inside ``Reference`` partitions.
 LIMIT_SOURCES = ("published", "controls", "user", "partition")
@@ -323,8 +325,11 @@ def _parse(rule: Any) -> re.Match[str]:
     m = _RULE.match(rule.replace(" ", "").lower())
     if m is None:
         raise InputError(f"rule={rule!r} is not a known limit rule; {_HELP}.")
-    if m.group("p") is not None and not 0 < float(m.group("p")) < 100:
-        raise InputError(f"rule={rule!r}: the percentile must lie strictly between 0 and 100.")
+    if m.group("p") is not None and not 50 < float(m.group("p")) < 100:
+        raise InputError(
+            f"rule={rule!r}: an upper limit's percentile must lie strictly between 50 and 100 "
+            "(e.g. 'p97.5')."
+        )
     return m
 
 
@@ -602,10 +607,11 @@ def _controls_limit(
             )
     median = float(np.median(s))
     if not value > median:
-        zeros = int(np.sum(s == median))
+        ties = int(np.sum(s == median))
+        tied = f" ({ties} of {n} controls score exactly {median:.6g})" if ties > 1 else ""
         raise InputError(
             f"The controls' limit by rule={rule!r} is {value:.6g}, not above the controls' "
-            f"median {median:.6g} ({zeros} of {n} controls score exactly {median:.6g}): it would "
+            f"median {median:.6g}{tied}: it would "
             "call at least half of the healthy controls positive. The method's scores do not "
             "vary among these controls; use a method whose healthy scores vary (e.g. fc_sum "
             "against a reference, or singscore/ucell on whole transcriptomes), more controls, "
@@ -684,8 +690,8 @@ def published_limit(sig: Signature, method: Any) -> Limit | None:
     if t.notes:
         notes.append(" ".join(t.notes.split()))
     notes.append(
-        "a transferred limit, made in the source's laboratory: unverified until checked on "
-        f"at least {TRANSFERENCE_N} local healthy controls (CLSI EP28-A3c transference)"
+        f"{TRANSFERRED_NOTE}: unverified until checked on at least {TRANSFERENCE_N} local "
+        "healthy controls (CLSI EP28-A3c transference)"
     )
     return Limit(
         float(t.value), "published", t.rule, f"{t.source}, doi:{t.doi}", notes=tuple(notes)
@@ -722,9 +728,12 @@ def _resolve_one(
         if key in _KEYWORDS:
             if key in available:
                 return available[key]
+            other = " or ".join(repr(k) for k in _KEYWORDS if k != key)
+            why = why_not.get(key, "none is known")
             raise InputError(
-                f"{_show(arg, value)} for signature {name!r}: {why_not.get(key, 'none is known')}; "
-                "use " + " or ".join(repr(k) for k in _KEYWORDS if k != key) + " or a number."
+                f"{_show(arg, value)} for signature {name!r}: {why}"
+                + (" or use " if why.endswith("=") else "; use ")
+                + f"{other} or a number."
             )
         try:
             number: Any = float(value)

@@ -6,7 +6,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,20 +14,37 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import _intervals as iv
 from ._engine import compute, prepare
 from ._genes import GeneMatch, IdType
 from ._io_util import atomic_write
-from ._limits import Limit, check_limit, controls_limit, group_labels, partition_limits
+from ._limits import (
+    TRANSFERENCE_N,
+    TRANSFERRED_NOTE,
+    Limit,
+    _resolve_one,
+    check_limit,
+    controls_limit,
+    group_labels,
+    partition_limits,
+    published_limit,
+    with_note,
+)
 from ._methods import Method, check_options, get_method
 from ._signatures import Signature, SignatureLike, as_signatures
 from ._validation import SCALES, Expression, Rows, Scale
 from ._version import __version__
-from .errors import InputError, ReferenceError, ReferenceMismatchError
+from ._warn import warn
+from .errors import IfnscoreWarning, InputError, ReferenceError, ReferenceMismatchError
 
 __all__ = ["Reference", "SignatureReference", "calibrate"]
 
 SCHEMA = "ifnscore.reference"
-SCHEMA_VERSION = 1
+#: 2 adds ``excluded_genes`` and ``Limit.notes``: an older ifnscore would ignore the exclusions
+#: and score with every gene, so it must refuse these files (it reads only versions <= its own).
+SCHEMA_VERSION = 2
+KNOWN_SCHEMA_VERSIONS = (1, 2)
+#: Sources of the classifying limit (partitions have their own, "partition").
 LIMIT_SOURCES = ("published", "controls", "user")
 #: Control scores are stored in the JSON up to this many controls (for plots and re-derivation).
 MAX_STORED_SCORES = 10_000
@@ -80,12 +97,16 @@ class SignatureReference:
     #: Per-group limits (``calibrate(..., groups=)``) and the Harris & Boyd test.
     partitions: Mapping[str, Limit] = field(default_factory=_FrozenDict)
     partition_test: Mapping[str, Any] = field(default_factory=_FrozenDict)
+    #: Genes left out at calibration (``exclude_genes=``); scoring with this reference leaves
+    #: them out too (:meth:`Reference.scoring_signatures`).
+    excluded_genes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "genes": list(self.genes),
             "down": list(self.down),
             "genes_used": list(self.genes_used),
+            "excluded_genes": list(self.excluded_genes),
             "citation": self.citation,
             "doi": self.doi,
             "upper_limit": self.upper_limit.to_dict(),
@@ -97,23 +118,127 @@ class SignatureReference:
         }
 
     @classmethod
-    def from_dict(cls, name: str, d: Mapping[str, Any]) -> SignatureReference:
+    def from_dict(cls, name: str, d: Any, *, where: str = "signature") -> SignatureReference:
+        """Read one signature's entry, checking every field's type (a
+        :class:`~ifnscore.errors.ReferenceError` naming ``where`` otherwise)."""
+        _mapping(d, where)
+        for key in ("genes", "genes_used", "upper_limit", "limits"):
+            if key not in d:
+                raise ReferenceError(f"{where} has no field {key!r}.")
+        limits = _mapping(d["limits"], f"{where} limits")
+        parts = _mapping(d.get("partitions", {}), f"{where} partitions")
+        summary = _mapping(d.get("control_summary", {}), f"{where} control_summary")
+        for k, v in summary.items():
+            if k == "n":
+                _count(v, f"{where} control_summary n", minimum=0)
+            else:
+                _number(v, f"{where} control_summary {k}")
         return cls(
             name=name,
-            genes=tuple(d["genes"]),
-            down=tuple(d.get("down", ())),
-            genes_used=tuple(d["genes_used"]),
-            upper_limit=Limit.from_dict(d["upper_limit"]),
-            limits=_FrozenDict({k: Limit.from_dict(v) for k, v in d["limits"].items()}),
-            control_scores=tuple(float(x) for x in d.get("control_scores", ())),
-            summary=_freeze(d.get("control_summary", {})),
-            citation=str(d.get("citation", "")),
-            doi=str(d.get("doi", "")),
-            partitions=_FrozenDict(
-                {str(k): Limit.from_dict(v) for k, v in d.get("partitions", {}).items()}
+            genes=_names_list(d["genes"], f"{where} genes", nonempty=True),
+            down=_names_list(d.get("down", []), f"{where} down"),
+            genes_used=_names_list(d["genes_used"], f"{where} genes_used", nonempty=True),
+            upper_limit=Limit.from_dict(d["upper_limit"], where=f"{where} upper_limit"),
+            limits=_FrozenDict(
+                {
+                    str(k): Limit.from_dict(v, where=f"{where} limit {k!r}")
+                    for k, v in limits.items()
+                }
             ),
-            partition_test=_freeze(d.get("partition_test", {})),
+            control_scores=tuple(
+                _number(x, f"{where} control_scores[{i}]")
+                for i, x in enumerate(_list(d.get("control_scores", []), f"{where} control_scores"))
+            ),
+            summary=_freeze(summary),
+            citation=_string(d.get("citation", ""), f"{where} citation"),
+            doi=_string(d.get("doi", ""), f"{where} doi"),
+            partitions=_FrozenDict(
+                {
+                    str(k): Limit.from_dict(v, where=f"{where} partition {k!r}")
+                    for k, v in parts.items()
+                }
+            ),
+            partition_test=_freeze(
+                _mapping(d.get("partition_test", {}), f"{where} partition_test")
+            ),
+            excluded_genes=_names_list(d.get("excluded_genes", []), f"{where} excluded_genes"),
         )
+
+
+# ---------------------------------------------------------------------------- JSON field checks
+def _mapping(x: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(x, Mapping):
+        raise ReferenceError(f"{where} must be a JSON object, got {type(x).__name__}.")
+    return x
+
+
+def _list(x: Any, where: str) -> list[Any]:
+    if not isinstance(x, list | tuple):
+        raise ReferenceError(f"{where} must be a JSON list, got {type(x).__name__}.")
+    return list(x)
+
+
+def _string(x: Any, where: str) -> str:
+    if not isinstance(x, str):
+        raise ReferenceError(f"{where} must be a string, got {x!r}.")
+    return x
+
+
+def _names_list(x: Any, where: str, *, nonempty: bool = False) -> tuple[str, ...]:
+    out = tuple(_string(v, f"{where} entry") for v in _list(x, where))
+    if nonempty and not out:
+        raise ReferenceError(f"{where} is empty.")
+    if len(set(out)) != len(out):
+        raise ReferenceError(f"{where} lists a name more than once.")
+    return out
+
+
+def _number(x: Any, where: str) -> float:
+    """A finite JSON number (not a bool)."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        raise ReferenceError(f"{where} must be a number, got {x!r}.")
+    try:
+        v = float(x)
+    except OverflowError:
+        raise ReferenceError(f"{where} is too large to be a number.") from None
+    if not math.isfinite(v):
+        raise ReferenceError(f"{where} must be finite, got {x!r}.")
+    return v
+
+
+#: Longest integer literal a reference file may hold (Python refuses > 4300 digits anyway).
+_MAX_INT_DIGITS = 30
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"it holds {name}, which is not a finite number")
+
+
+def _int_literal(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ValueError(f"it holds a {len(text.lstrip('-'))}-digit number")
+    return int(text)
+
+
+def without_genes(sig: Signature, genes: Sequence[str]) -> Signature:
+    """``sig`` without ``genes`` (and without its published thresholds, which were made with
+    every gene)."""
+    drop = set(genes)
+    return replace(
+        sig,
+        genes=tuple(g for g in sig.genes if g not in drop),
+        down=tuple(g for g in sig.down if g not in drop),
+        thresholds=(),
+    )
+
+
+def _count(x: Any, where: str, *, minimum: int) -> int:
+    """A whole JSON number (not a bool, not 40.7) of at least ``minimum``."""
+    if isinstance(x, bool) or not isinstance(x, int):
+        raise ReferenceError(f"{where} must be a whole number, got {x!r}.")
+    if x < minimum:
+        raise ReferenceError(f"{where} is {x}; it must be at least {minimum}.")
+    return int(x)
 
 
 @dataclass(frozen=True)
@@ -226,8 +351,12 @@ class Reference:
         pandas.DataFrame
             Indexed by signature (and group, with ``partitions=True``): ``method``,
             ``cohort_dependent``, ``n_genes``, ``upper_limit``, ``limit_source``,
-            ``limit_rule``, ``controls_limit``, ``n_controls``, the controls' median, mean
-            and SD, the controls' limit rule, CI and outliers, and ``partitioned``.
+            ``limit_rule``, ``limit_notes`` (the chosen limit's provenance, "; "-joined),
+            ``transference`` (the EP28 check of a published limit on these controls, or why
+            it was not run), ``controls_limit``, ``n_controls``, ``controls_n`` (controls
+            the controls' limit used, after any outlier exclusion) and ``controls_min_n``
+            (its rule's minimum), the controls' median, mean and SD, the controls' limit
+            rule, CI and outliers, ``excluded_genes`` and ``partitioned``.
         """
         if partitions:
             return _partition_summary(self)
@@ -244,14 +373,23 @@ class Reference:
                     "upper_limit": s.upper_limit.value,
                     "limit_source": s.upper_limit.source,
                     "limit_rule": s.upper_limit.rule,
+                    "limit_notes": "; ".join(s.upper_limit.notes),
+                    "transference": _transference_text(s.upper_limit),
                     "controls_limit": s.limits["controls"].value
                     if "controls" in s.limits
                     else np.nan,
                     "n_controls": self.n_controls,
+                    "controls_n": s.limits["controls"].details.get("n")
+                    if "controls" in s.limits
+                    else None,
+                    "controls_min_n": s.limits["controls"].details.get("min_n")
+                    if "controls" in s.limits
+                    else None,
                     "controls_median": s.summary.get("median", np.nan),
                     "controls_mean": s.summary.get("mean", np.nan),
                     "controls_sd": s.summary.get("sd", np.nan),
                     **_interval_columns(s.limits.get("controls")),
+                    "excluded_genes": ", ".join(s.excluded_genes),
                     "partitioned": s.partition_test.get("warranted", None)
                     if s.partitions
                     else None,
@@ -311,6 +449,12 @@ class Reference:
     def from_dict(cls, d: Mapping[str, Any], *, source: str = "reference") -> Reference:
         """Build and validate a reference from its JSON dictionary.
 
+        Every field is type- and range-checked: numbers must be finite JSON numbers (not
+        ``true``/``false``), counts whole numbers, the schema version one this ifnscore
+        knows, gene parameters valid for the method (control medians > 0 for ``fc_*``), and
+        limits finite (> 0 for positive-score methods, see
+        :func:`ifnscore._limits.scores_positive`).
+
         Parameters
         ----------
         d : Mapping
@@ -325,84 +469,144 @@ class Reference:
         Raises
         ------
         ifnscore.errors.ReferenceError
-            If a field is missing or invalid, or the schema version is newer than this ifnscore.
+            If a field is missing or invalid, or the schema version is unknown (e.g. newer
+            than this ifnscore).
         """
         try:
-            if d.get("schema") != SCHEMA:
-                raise ReferenceError(
-                    f"{source} is not an ifnscore reference (schema {d.get('schema')!r})."
-                )
-            version = int(d["schema_version"])
-            if version > SCHEMA_VERSION:
-                raise ReferenceError(
-                    f"{source} has schema version {version}, newer than this ifnscore ({__version__}) "
-                    f"reads ({SCHEMA_VERSION}); upgrade ifnscore."
-                )
-            method = get_method(d["method"])
-            scale = d["scale"]
-            if scale not in SCALES:
-                raise ReferenceError(f"{source}: unknown scale {scale!r}.")
-            gene_params = {
-                str(g): {k: float(v) for k, v in p.items()} for g, p in d["gene_params"].items()
-            }
-            need = set(method.params)
-            if method.fit is not None:
-                for g, p in gene_params.items():
-                    if set(p) != need or not all(math.isfinite(v) for v in p.values()):
-                        raise ReferenceError(
-                            f"{source}: gene {g!r} has parameters {p}, expected finite {sorted(need)}."
-                        )
-            n_controls = int(d["n_controls"])
-            if n_controls < 2:
-                raise ReferenceError(
-                    f"{source}: n_controls={n_controls}; a reference needs at least 2 controls."
-                )
-            sigs = {n: SignatureReference.from_dict(n, s) for n, s in d["signatures"].items()}
-            if not sigs:
-                raise ReferenceError(f"{source} holds no signature.")
-            for n, s in sigs.items():
-                if method.fit is not None:
-                    lost = [g for g in s.genes_used if g not in gene_params]
-                    if lost:
-                        raise ReferenceError(
-                            f"{source}: signature {n!r} uses genes {lost} with no parameters."
-                        )
-                if not set(s.genes_used) <= set(s.genes + s.down):
-                    raise ReferenceError(
-                        f"{source}: signature {n!r} uses genes outside its gene list."
-                    )
-                for lim in (s.upper_limit, *s.limits.values()):
-                    if not math.isfinite(lim.value) or lim.source not in LIMIT_SOURCES:
-                        raise ReferenceError(
-                            f"{source}: signature {n!r} has an invalid limit {lim.to_dict()} (a finite "
-                            f"value from one of {list(LIMIT_SOURCES)} is needed)."
-                        )
-                if s.control_scores and len(s.control_scores) != n_controls:
-                    raise ReferenceError(
-                        f"{source}: signature {n!r} stores {len(s.control_scores)} control scores "
-                        f"for {n_controls} controls."
-                    )
-                for kind, lims in (("limit", s.limits), ("partition", s.partitions)):
-                    for k, lim in lims.items():
-                        check_limit(lim, f"{source}: signature {n!r} {kind} {k!r}")
-            return cls(
-                method=method.name,
-                scale=scale,
-                gene_params=_freeze(gene_params),
-                signatures=_FrozenDict(sigs),
-                n_controls=n_controls,
-                control_samples=tuple(str(s) for s in d.get("control_samples", ())),
-                method_options=_freeze(d.get("method_options", {})),
-                created=str(d.get("created", "")),
-                ifnscore_version=str(d.get("ifnscore_version", "")),
-                schema_version=version,
-            )
+            return cls._from_dict(d, source)
         except ReferenceError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except RecursionError:
+            raise ReferenceError(
+                f"{source} is nested too deeply to be an ifnscore reference."
+            ) from None
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise ReferenceError(
                 f"{source} is not a valid ifnscore reference: {type(exc).__name__}: {exc}."
             ) from None
+
+    @classmethod
+    def _from_dict(cls, d: Mapping[str, Any], source: str) -> Reference:
+        _mapping(d, source)
+        if d.get("schema") != SCHEMA:
+            raise ReferenceError(
+                f"{source} is not an ifnscore reference (schema {d.get('schema')!r})."
+            )
+        if "schema_version" not in d:
+            raise ReferenceError(f"{source} has no schema_version.")
+        version = d["schema_version"]
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ReferenceError(
+                f"{source} has schema_version {version!r}; it must be a whole number "
+                f"(this ifnscore reads {list(KNOWN_SCHEMA_VERSIONS)})."
+            )
+        if version > SCHEMA_VERSION:
+            raise ReferenceError(
+                f"{source} has schema version {version}, newer than this ifnscore ({__version__}) "
+                f"reads ({SCHEMA_VERSION}); upgrade ifnscore."
+            )
+        if version not in KNOWN_SCHEMA_VERSIONS:
+            raise ReferenceError(
+                f"{source} has schema version {version}, which no ifnscore writes (known: "
+                f"{list(KNOWN_SCHEMA_VERSIONS)}); the file is damaged, calibrate again."
+            )
+        for key in ("method", "scale", "gene_params", "n_controls", "signatures"):
+            if key not in d:
+                raise ReferenceError(f"{source} has no field {key!r}.")
+        name = d["method"]
+        if not isinstance(name, str):
+            raise ReferenceError(f"{source}: method must be a string, got {name!r}.")
+        try:
+            method = get_method(name)
+        except InputError as exc:
+            raise ReferenceError(f"{source}: {exc}") from None
+        scale = d["scale"]
+        if not isinstance(scale, str) or scale not in SCALES:
+            raise ReferenceError(
+                f"{source}: unknown scale {scale!r} (expected one of {list(SCALES)})."
+            )
+        gene_params = {
+            _string(g, f"{source} gene_params key"): {
+                _string(k, f"{source} gene {g!r} parameter"): _number(
+                    v, f"{source} gene {g!r} parameter {k!r}"
+                )
+                for k, v in _mapping(p, f"{source} gene {g!r}").items()
+            }
+            for g, p in _mapping(d["gene_params"], f"{source} gene_params").items()
+        }
+        need = set(method.params)
+        if method.fit is not None:
+            for g, p in gene_params.items():
+                if set(p) != need:
+                    raise ReferenceError(
+                        f"{source}: gene {g!r} has parameters {sorted(p)}, expected {sorted(need)}."
+                    )
+            if method.check is not None and gene_params:
+                genes = list(gene_params)
+                arrays = {k: np.array([gene_params[g][k] for g in genes]) for k in need}
+                try:
+                    method.check(arrays, genes)
+                except InputError as exc:
+                    raise ReferenceError(f"{source}: {exc}") from None
+        elif gene_params:
+            raise ReferenceError(
+                f"{source}: method {method.name!r} uses no per-gene parameters, but gene_params "
+                "is not empty."
+            )
+        n_controls = _count(d["n_controls"], f"{source}: n_controls", minimum=2)
+        samples = _names_list(d.get("control_samples", []), f"{source} control_samples")
+        if samples and len(samples) != n_controls:
+            raise ReferenceError(
+                f"{source}: control_samples names {len(samples)} controls for n_controls={n_controls}."
+            )
+        sigs = {
+            _string(n, f"{source} signature name"): SignatureReference.from_dict(
+                n, s, where=f"{source}: signature {n!r}"
+            )
+            for n, s in _mapping(d["signatures"], f"{source} signatures").items()
+        }
+        if not sigs:
+            raise ReferenceError(f"{source} holds no signature.")
+        for n, s in sigs.items():
+            where = f"{source}: signature {n!r}"
+            if method.fit is not None:
+                lost = [g for g in s.genes_used if g not in gene_params]
+                if lost:
+                    raise ReferenceError(f"{where} uses genes {lost} with no parameters.")
+            if not set(s.genes_used) <= set(s.genes + s.down):
+                raise ReferenceError(f"{where} uses genes outside its gene list.")
+            if not set(s.excluded_genes) <= set(s.genes + s.down):
+                raise ReferenceError(f"{where} excludes genes outside its gene list.")
+            if set(s.excluded_genes) & set(s.genes_used):
+                raise ReferenceError(
+                    f"{where} both uses and excludes {sorted(set(s.excluded_genes) & set(s.genes_used))}."
+                )
+            if s.upper_limit.source not in LIMIT_SOURCES:
+                raise ReferenceError(
+                    f"{where} has upper limit source {s.upper_limit.source!r}; expected one of "
+                    f"{list(LIMIT_SOURCES)}."
+                )
+            if s.control_scores and len(s.control_scores) != n_controls:
+                raise ReferenceError(
+                    f"{where} stores {len(s.control_scores)} control scores for {n_controls} controls."
+                )
+            check_limit(s.upper_limit, f"{where} upper limit", method.name)
+            for kind, lims in (("limit", s.limits), ("partition", s.partitions)):
+                for k, lim in lims.items():
+                    check_limit(lim, f"{where} {kind} {k!r}", method.name)
+        options = _mapping(d.get("method_options", {}), f"{source} method_options")
+        return cls(
+            method=method.name,
+            scale=scale,
+            gene_params=_freeze(gene_params),
+            signatures=_FrozenDict(sigs),
+            n_controls=n_controls,
+            control_samples=samples,
+            method_options=_freeze(options),
+            created=_string(d.get("created", ""), f"{source} created"),
+            ifnscore_version=_string(d.get("ifnscore_version", ""), f"{source} ifnscore_version"),
+            schema_version=version,
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Reference:
@@ -411,7 +615,7 @@ class Reference:
         Parameters
         ----------
         path : str or os.PathLike
-            A JSON file written by :meth:`save`.
+            A JSON file written by :meth:`save` (UTF-8).
 
         Returns
         -------
@@ -420,20 +624,64 @@ class Reference:
         Raises
         ------
         ifnscore.errors.ReferenceError
-            If the file is unreadable, not JSON, or not a valid reference.
+            If the file is unreadable, not UTF-8 JSON (or pathological JSON: nested too deeply,
+            numbers too long, NaN/Infinity), or not a valid reference; always one line.
         """
         path = Path(path)
+        shown = str(path)
         try:
-            d = json.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
         except OSError as exc:
             raise ReferenceError(
-                f"Cannot read reference {str(path)!r}: {exc.strerror or exc}."
+                f"Cannot read reference {shown!r}: {exc.strerror or exc}."
             ) from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ReferenceError(
+                f"Reference {shown!r} is not UTF-8 text (byte {exc.start}: {raw[exc.start : exc.start + 1]!r}); "
+                "it was not written by ifnscore, or was re-saved in another encoding."
+            ) from None
+        try:
+            d = json.loads(text, parse_constant=_no_constant, parse_int=_int_literal)
         except json.JSONDecodeError as exc:
-            raise ReferenceError(f"Reference {str(path)!r} is not valid JSON ({exc}).") from None
+            raise ReferenceError(
+                f"Reference {shown!r} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
+            ) from None
+        except RecursionError:
+            raise ReferenceError(
+                f"Reference {shown!r} is JSON nested too deeply to be a reference."
+            ) from None
+        except ValueError as exc:  # _no_constant, _int_literal
+            raise ReferenceError(
+                f"Reference {shown!r} is not valid reference JSON: {exc}."
+            ) from None
         if not isinstance(d, dict):
-            raise ReferenceError(f"Reference {str(path)!r} is not a JSON object.")
-        return cls.from_dict(d, source=f"reference {str(path)!r}")
+            raise ReferenceError(f"Reference {shown!r} is not a JSON object.")
+        return cls.from_dict(d, source=f"reference {shown!r}")
+
+    def scoring_signatures(self, sigs: Sequence[Signature]) -> list[Signature]:
+        """The signatures as scoring against this reference must use them: without the genes
+        excluded at calibration (``exclude_genes=``) and, then, without published thresholds
+        (they were made with every gene). Signatures the reference does not hold, or with
+        no exclusions, are returned unchanged.
+
+        Parameters
+        ----------
+        sigs : sequence of Signature
+
+        Returns
+        -------
+        list of Signature
+        """
+        out = []
+        for sig in sigs:
+            sref = self.signatures.get(sig.name)
+            if sref is None or not sref.excluded_genes:
+                out.append(sig)
+            else:
+                out.append(without_genes(sig, sref.excluded_genes))
+        return out
 
     # ------------------------------------------------------------------ matching
     def check_compatible(
@@ -486,7 +734,18 @@ class Reference:
                     f"The reference has no signature {sig.name!r} (it holds {list(self.signatures)}); "
                     "calibrate it with that signature."
                 )
-            if sref.genes != sig.genes or sref.down != sig.down:
+            ex = set(sref.excluded_genes)
+            kept = (
+                tuple(g for g in sref.genes if g not in ex),
+                tuple(g for g in sref.down if g not in ex),
+            )
+            if ex and (sig.genes, sig.down) == (sref.genes, sref.down):
+                raise ReferenceMismatchError(
+                    f"Signature {sig.name!r}: the reference was calibrated without genes "
+                    f"{list(sref.excluded_genes)} (exclude_genes=), but the request scores them; "
+                    "score with reference.scoring_signatures(signatures), which leaves them out."
+                )
+            if (sig.genes, sig.down) not in ((sref.genes, sref.down), kept):
                 raise ReferenceMismatchError(
                     f"Signature {sig.name!r} has genes {list(sig.all_genes)} but the reference's has "
                     f"{list(sref.genes + sref.down)}; use the same gene list."
@@ -522,10 +781,11 @@ def calibrate(
     signature: SignatureLike | None = None,
     *,
     method: str = "fc_sum",
-    upper_limit: float | str | Mapping[str, float] | None = None,
-    rule: str = "mean+2sd",
+    upper_limit: Any = None,
+    rule: str = "ep28",
     groups: Any = None,
     exclude_outliers: bool = False,
+    exclude_genes: Sequence[str] | None = None,
     strict: bool = False,
     scale: Scale = "auto",
     genes: Sequence[str] | None = None,
@@ -557,15 +817,20 @@ def calibrate(
         Scoring method (default ``"fc_sum"``); see :func:`ifnscore.list_methods`.
     upper_limit
         Which limit classifies samples: ``None`` (the published limit for this signature and
-        method when one exists and every signature gene was found, else the controls' limit),
-        ``"published"``, ``"controls"``, a number, or a dict signature -> number.
+        method when one exists, every signature gene was found and none excluded, else the
+        controls' limit), ``"published"``, ``"controls"``, a number (finite; > 0 for
+        positive-score methods such as ``fc_*``, ``aucell``, ``ucell``), or a dict
+        signature -> one of these.
     rule
-        How the controls' limit is derived (CLSI EP28-A3c): ``"mean+2sd"`` (default; any
-        ``"mean+Ksd"``), a percentile such as ``"p97.5"`` (rank method, with its 90 % CI from
-        order statistics), ``"robust"`` (Horn & Pesce biweight), or ``"ep28"`` (non-parametric
-        from 120 controls, robust from 20, a warning below 20); each optionally on the log or
-        Box-Cox scale: ``"log:mean+2sd"``, ``"boxcox:robust"``. Every rule also screens the
-        controls for outliers (Tukey fences, Dixon's D/R) and reports them in
+        How the controls' limit is derived (CLSI EP28-A3c). Default ``"ep28"``: the
+        non-parametric 97.5th percentile from 120 controls, the robust (Horn & Pesce) limit
+        from 20 to 119, after a Box-Cox transform when the scores are positive and skewed
+        (:math:`|G_1| > 0.5`). Also ``"mean+2sd"`` (Rice et al. 2013's convention; any
+        ``"mean+Ksd"``), a percentile such as ``"p97.5"``, ``"robust"``, each optionally on
+        the log, Box-Cox or raw scale (``"log:robust"``, ``"raw:ep28"``). Every rule has a
+        minimum number of controls (:func:`ifnscore._limits.rule_minimum`: 20, or 120 for
+        ``p97.5``); below it the limit carries a warning. Every rule also screens the
+        controls for outliers (Tukey fences, Dixon's D/R) on its scale and reports them in
         ``reference.signatures[name].limits["controls"].details["outliers"]``.
     groups
         Control groups (age band, sex, platform): a Series indexed by control name or a
@@ -575,9 +840,14 @@ def calibrate(
     exclude_outliers
         Leave the flagged outliers out of the controls' limit (recorded in its details).
         Default: report them only.
+    exclude_genes
+        Signature genes to leave out (e.g. a gene whose control median is 0), recorded per
+        signature in ``reference.signatures[name].excluded_genes`` and left out again when
+        scoring with the reference. A published limit no longer applies to a signature
+        with excluded genes (it was made with every gene).
     strict
-        With ``rule="ep28"``: raise :class:`~ifnscore.errors.InputError` instead of warning
-        when there are fewer than 20 controls.
+        Raise :class:`~ifnscore.errors.InputError` instead of warning when there are fewer
+        controls than the rule's minimum.
     scale, genes, samples, rows, layer, use_raw
         How to read ``controls``; see :func:`ifnscore.score`.
     min_genes
@@ -597,14 +867,27 @@ def calibrate(
     Raises
     ------
     ifnscore.errors.InputError
-        Malformed controls, or fewer than 2 controls.
+        Malformed controls, fewer than 2 controls, an invalid ``upper_limit`` (non-finite,
+        <= 0 for a positive-score method), a gene with a control median of 0 (``fc_*``; the
+        message names it and ``exclude_genes=``), a controls' limit not above the controls'
+        median, or (``strict=True``) fewer controls than the rule's minimum.
     ifnscore.errors.GeneMatchError
         Fewer than ``min_genes`` genes found.
 
+    Warns
+    -----
+    ifnscore.errors.IfnscoreWarning
+        The classifying controls' limit (or a partition's) rests on fewer controls than its
+        rule's minimum; a published limit fails EP28's transference check on these controls;
+        an ``fc_*`` control median rests on few reads (counts: median below 5 reads or
+        1 CPM).
+
     Notes
     -----
-    With ``rule="mean+2sd"`` the limit is :math:`\bar s + 2\,\mathrm{SD}(s)` over the controls'
-    scores :math:`s` (Rice et al. 2013 derived 2.466 this way from 29 controls).
+    A published limit chosen with at least 20 controls is checked on them (CLSI EP28-A3c
+    transference: at most 10 %, 2 of 20, at or above it); the result is in the limit's
+    ``notes`` and ``details["transference"]`` and a failure warns. With fewer controls the
+    limit is noted as unverified.
 
     Examples
     --------
@@ -614,17 +897,27 @@ def calibrate(
     >>> ref = ifnscore.calibrate(controls, signature="rice6", method="fc_sum")
     >>> ref.upper_limit  # the published limit for rice6 / fc_sum
     12.49
-    >>> round(ref.signatures["rice6"].limits["controls"].value, 2)  # the controls' own
-    12.81
-    >>> ifnscore.calibrate(controls, signature="rice6", upper_limit="controls").upper_limit > 12
-    True
+    >>> ctl = ref.signatures["rice6"].limits["controls"]  # the controls' own, by EP28
+    >>> ctl.rule, ctl.details["n"]
+    ('boxcox:robust', 40)
+    >>> print(ref.signatures["rice6"].upper_limit.notes[-1])
+    12.49 on your 40 controls: 3 at or above it; CLSI EP28-A3c accepts at most 10 % (4 of 40; 2 of 20): accepted (binomial P(>= 3 | 40, 2.5 %) = 0.078)
     """
     meth = get_method(method)
     check_options(meth, options)
     sigs = as_signatures(signature)
+    if isinstance(upper_limit, Mapping):
+        unknown = sorted(str(k) for k in upper_limit if k not in {s.name for s in sigs})
+        if unknown:
+            raise InputError(
+                f"upper_limit names signatures {unknown} that are not calibrated "
+                f"(calibrated: {[s.name for s in sigs]})."
+            )
+    excluded = _exclusions(exclude_genes, sigs)
+    work = [without_genes(s, excluded[s.name]) if excluded[s.name] else s for s in sigs]
     expr, matches = prepare(
         controls,
-        sigs,
+        work,
         meth,
         None,
         options,
@@ -643,21 +936,72 @@ def calibrate(
         raise InputError(
             f"controls has {expr.shape[0]} sample; at least 2 healthy controls are needed to calibrate."
         )
-    comp = compute(expr, sigs, matches, meth, params=None, nan="raise", options=options)
+    if meth.fit is not None and "centre" in meth.params and meth.space == "linear":
+        _check_control_medians(expr, work, matches, meth)
+    comp = compute(expr, work, matches, meth, params=None, nan="raise", options=options)
     labels = None if groups is None else group_labels(groups, expr.samples)
     gene_params: dict[str, dict[str, float]] = {}
     if comp.params:
         for i, g in enumerate(comp.genes):
             gene_params[g] = {k: float(v[i]) for k, v in comp.params.items()}
+    names = [str(x) for x in expr.samples]
     sig_refs: dict[str, SignatureReference] = {}
     for j, sig in enumerate(sigs):
         s = comp.scores[:, j]
         used = tuple(m.gene for m in matches[sig.name] if m.found)
-        limits: dict[str, Limit] = {
-            "controls": controls_limit(
-                s, rule, samples=expr.samples, exclude_outliers=exclude_outliers, strict=strict
+        value = upper_limit.get(sig.name) if isinstance(upper_limit, Mapping) else upper_limit
+        arg = f"upper_limit[{sig.name!r}]" if isinstance(upper_limit, Mapping) else "upper_limit"
+        limits: dict[str, Limit] = {}
+        why_not: dict[str, str] = {}
+        try:
+            limits["controls"] = controls_limit(
+                s,
+                rule,
+                samples=names,
+                exclude_outliers=exclude_outliers,
+                strict=strict,
+                warn_small=False,
             )
-        }
+        except InputError as exc:
+            if strict:
+                raise
+            why_not["controls"] = f"the controls' limit could not be derived ({exc})"
+        pub = published_limit(sig, meth.name)
+        if pub is None:
+            why_not["published"] = (
+                f"the source publishes no limit for signature {sig.name!r} with method={meth.name!r}"
+            )
+        elif excluded[sig.name]:
+            why_not["published"] = (
+                f"the published limit was made with all of {list(sig.all_genes)} and no longer "
+                f"applies with genes {list(excluded[sig.name])} excluded"
+            )
+        elif len(used) != len(sig.all_genes):
+            lost = [g for g in sig.all_genes if g not in used]
+            why_not["published"] = (
+                f"the published limit needs every signature gene, and {lost} were not found in the controls"
+            )
+        else:
+            limits["published"] = pub
+        default = limits.get("published", limits.get("controls"))
+        if default is None and value is None:
+            raise InputError(f"Signature {sig.name!r}: no upper limit: {why_not['controls']}.")
+        chosen = _resolve_one(
+            value,
+            name=sig.name,
+            method=meth.name,
+            available=limits,
+            why_not=why_not,
+            default=default,
+            arg=arg,
+        )
+        assert chosen is not None
+        if chosen.source == "user":
+            limits["user"] = chosen
+        chosen = _annotate(chosen, s, names, limits, why_not, sig.name)
+        for k in list(limits):
+            if limits[k].source == chosen.source:
+                limits[k] = chosen
         parts, ptest = (
             ({}, {})
             if labels is None
@@ -665,17 +1009,23 @@ def calibrate(
                 s,
                 labels,
                 rule,
-                samples=expr.samples,
+                samples=names,
                 exclude_outliers=exclude_outliers,
                 strict=strict,
             )
         )
-        pub = sig.published_limit(meth.name)
-        if pub is not None and len(used) == len(sig.all_genes):
-            limits["published"] = Limit(
-                pub.value, "published", pub.rule, f"{pub.source}, doi:{pub.doi}"
+        short = [
+            f"{g!r} (n = {p.details['n']})"
+            for g, p in parts.items()
+            if "below_minimum" in p.details
+        ]
+        if short:
+            warn(
+                f"groups=: partitions {', '.join(short)} of signature {sig.name!r} have fewer controls "
+                f"than rule {rule!r} needs ({next(iter(parts.values())).details['min_n']}); their limits "
+                "are unreliable (merge groups or add controls, or pass strict=True to refuse them).",
+                IfnscoreWarning,
             )
-        chosen = _choose_limit(upper_limit, sig.name, limits, pub is not None)
         sig_refs[sig.name] = SignatureReference(
             name=sig.name,
             genes=sig.genes,
@@ -689,6 +1039,7 @@ def calibrate(
             doi=sig.doi,
             partitions=_FrozenDict(parts),
             partition_test=_freeze(ptest),
+            excluded_genes=excluded[sig.name],
         )
     return Reference(
         method=meth.name,
@@ -696,48 +1047,157 @@ def calibrate(
         gene_params=_freeze(gene_params),
         signatures=_FrozenDict(sig_refs),
         n_controls=expr.shape[0],
-        control_samples=tuple(str(s) for s in expr.samples),
+        control_samples=tuple(names),
         method_options=_freeze(options),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 
 
-def _choose_limit(
-    upper_limit: Any, name: str, limits: dict[str, Limit], has_published: bool
+def _annotate(
+    chosen: Limit,
+    s: np.ndarray,
+    names: list[str],
+    limits: Mapping[str, Limit],
+    why_not: Mapping[str, str],
+    sig: str,
 ) -> Limit:
-    if isinstance(upper_limit, Mapping):
-        if name not in upper_limit:
-            raise InputError(
-                f"upper_limit= has no entry for signature {name!r} (has {list(upper_limit)})."
+    """The classifying limit with what a clinician must know about it: a controls' limit below
+    its rule's minimum warns; a published one is checked on these controls (EP28
+    transference) or noted as unverified; a controls' limit that could not be derived is noted."""
+    if chosen.source == "controls" and "below_minimum" in chosen.details:
+        warn(
+            f"Signature {sig!r}: {chosen.details['below_minimum']}; the limit "
+            f"{chosen.value:.4g} is unreliable (add controls, or pass strict=True to refuse it).",
+            IfnscoreWarning,
+        )
+    if chosen.source == "published":
+        n = int(s.size)
+        if n >= TRANSFERENCE_N:
+            v = iv.transference(s, chosen.value, names)
+            allowed = f"{v.max_outside} of {n}" + ("" if n == 20 else "; 2 of 20")
+            outcome = "accepted" if v.accepted else v.note
+            text = (
+                f"{chosen.value:g} on your {n} controls: {v.n_outside} at or above it; CLSI "
+                f"EP28-A3c accepts at most 10 % ({allowed}): {outcome} (binomial P(>= "
+                f"{v.n_outside} | {n}, 2.5 %) = {v.p_value:.2g})"
             )
-        upper_limit = upper_limit[name]
-    if upper_limit is None:
-        return limits.get("published", limits["controls"])
-    if isinstance(upper_limit, str):
-        if upper_limit not in ("published", "controls"):
-            raise InputError(
-                f"upper_limit={upper_limit!r} is not valid; use 'published', 'controls' or a number."
+            status = "verified" if v.accepted else "NOT verified"
+            chosen = _drop_unverified(chosen)
+            chosen = with_note(chosen, f"{TRANSFERRED_NOTE}: {status} on {n} local controls")
+            chosen = with_note(chosen, text, transference={**v.to_dict(), "text": text})
+            if not v.accepted:
+                warn(
+                    f"Signature {sig!r}: the published limit does not transfer to these controls: "
+                    f"{text}; consider upper_limit='controls' (a local limit) or more controls.",
+                    IfnscoreWarning,
+                )
+        else:
+            text = (
+                f"{TRANSFERRED_NOTE}: unverified on local controls ({n} given, fewer than the "
+                f"{TRANSFERENCE_N} CLSI EP28-A3c transference needs)"
             )
-        if upper_limit not in limits:
-            why = (
-                "not every signature gene was found in the controls"
-                if has_published
-                else "the source publishes no limit for this method"
-            )
-            raise InputError(
-                f"upper_limit='published' for signature {name!r}: none applies ({why}); use 'controls' or a number."
-            )
-        return limits[upper_limit]
-    try:
-        value = float(upper_limit)
-    except (TypeError, ValueError):
+            chosen = with_note(_drop_unverified(chosen), text, transference={"text": text, "n": n})
+    if "controls" in why_not and chosen.source != "controls":
+        chosen = with_note(chosen, why_not["controls"])
+    return chosen
+
+
+def _drop_unverified(lim: Limit) -> Limit:
+    """``lim`` without the generic 'unverified until checked' note (replaced by the check)."""
+    notes = tuple(x for x in lim.notes if not x.startswith(TRANSFERRED_NOTE))
+    return replace(lim, notes=notes)
+
+
+def _transference_text(lim: Limit) -> str | None:
+    t = lim.details.get("transference")
+    return t.get("text") if isinstance(t, Mapping) else None
+
+
+def _exclusions(
+    exclude_genes: Sequence[str] | None, sigs: Sequence[Signature]
+) -> dict[str, tuple[str, ...]]:
+    """Per signature, the genes of ``exclude_genes`` it holds; every gene must be in one."""
+    if exclude_genes is None:
+        return {s.name: () for s in sigs}
+    if isinstance(exclude_genes, str) or not all(isinstance(g, str) for g in exclude_genes):
         raise InputError(
-            f"upper_limit={upper_limit!r} is not valid; use 'published', 'controls' or a number."
-        ) from None
-    if not math.isfinite(value):
-        raise InputError(f"upper_limit={upper_limit!r} must be finite.")
-    limits["user"] = Limit(value, "user", "given by the user")
-    return limits["user"]
+            f"exclude_genes={exclude_genes!r} must be a list of gene names, e.g. ['SIGLEC1']."
+        )
+    drop = set(exclude_genes)
+    known = {g for s in sigs for g in s.all_genes}
+    unknown = sorted(drop - known)
+    if unknown:
+        raise InputError(
+            f"exclude_genes= names {unknown}, which no signature calibrated here holds "
+            f"({sorted(known)}); give signature genes."
+        )
+    out = {}
+    for s in sigs:
+        ex = tuple(g for g in s.all_genes if g in drop)
+        if ex and not [g for g in s.genes if g not in drop]:
+            raise InputError(
+                f"exclude_genes= leaves signature {s.name!r} without any up-regulated gene; "
+                "exclude fewer genes."
+            )
+        out[s.name] = ex
+    return out
+
+
+#: A control median below this many reads (counts) rests on counting noise: a Poisson count
+#: of 5 has a relative SD of 1/sqrt(5), about 45 %.
+FEW_READS = 5.0
+#: ... or below this many counts per million (a common expression filter; edgeR's
+#: filterByExpr keeps genes from about 10 reads at the median library size).
+FEW_CPM = 1.0
+
+
+def _check_control_medians(
+    expr: Expression,
+    sigs: Sequence[Signature],
+    matches: Mapping[str, tuple[GeneMatch, ...]],
+    meth: Method,
+) -> None:
+    """fc_*: refuse genes whose control median is 0 (by name, pointing at ``exclude_genes=``),
+    and warn when a median rests on few reads (counts)."""
+    from ._engine import gene_values
+    from ._gather import scan
+
+    by_gene: dict[str, GeneMatch] = {}
+    for sig in sigs:
+        for m in matches[sig.name]:
+            if m.found:
+                by_gene.setdefault(m.gene, m)
+    genes, V = gene_values(expr, by_gene, meth.space, "raise")
+    med = np.median(V, axis=0)
+    zero = [g for g, c in zip(genes, med, strict=True) if not c > 0]
+    if zero:
+        raise InputError(
+            f"Genes {zero} have a control median of 0 in controls, so their fold changes are "
+            f"undefined; pass exclude_genes={zero!r} (CLI --exclude-genes {' '.join(zero)}) to "
+            "leave them out (a published limit then no longer applies), or use controls that "
+            "express them."
+        )
+    if expr.scale != "counts":
+        return
+    groups = [np.asarray(by_gene[g].columns, dtype=np.intp) for g in genes]
+    seen = scan(expr.X, np.concatenate(groups))
+    sizes = np.array([len(c) for c in groups])
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    reads = np.add.reduceat(seen.values, starts, axis=1)
+    few = [
+        f"{g} (median {r:.3g} reads, {c:.3g} CPM)"
+        for g, r, c in zip(genes, np.median(reads, axis=0), med, strict=True)
+        if r < FEW_READS or c < FEW_CPM
+    ]
+    if few:
+        names = [f.split(" ")[0] for f in few]
+        warn(
+            f"Control medians of {', '.join(few)} rest on few reads (below {FEW_READS:g} reads or "
+            f"{FEW_CPM:g} CPM): counting noise alone moves each fold change over them by about "
+            f"45 % or more; consider exclude_genes={names!r} (CLI --exclude-genes {' '.join(names)}) "
+            "or deeper sequencing.",
+            IfnscoreWarning,
+        )
 
 
 def _interval_columns(lim: Limit | None) -> dict[str, Any]:

@@ -40,11 +40,11 @@ def _lognormal(n, seed=1):
 # ---------------------------------------------------------------- parametric rules
 def test_mean_ksd_by_hand():
     # mean 5.5; sum of squares 82.5; SD = sqrt(82.5 / 9)
-    lim = controls_limit(ONE_TO_TEN, "mean+2sd")
+    lim = controls_limit(ONE_TO_TEN, "mean+2sd", warn_small=False)  # n = 10 < 20: noted
     np.testing.assert_allclose(lim.value, 5.5 + 2 * math.sqrt(82.5 / 9), rtol=1e-14)
     assert lim.rule == "mean+2sd"
     assert lim.details["n"] == 10
-    lim3 = controls_limit(ONE_TO_TEN, "mean+1.96sd")
+    lim3 = controls_limit(ONE_TO_TEN, "mean+1.96sd", warn_small=False)
     np.testing.assert_allclose(lim3.value, 5.5 + 1.96 * math.sqrt(82.5 / 9), rtol=1e-14)
 
 
@@ -53,7 +53,7 @@ def test_log_mean_ksd_by_hand():
     logs = [math.log(v) for v in x]
     m = sum(logs) / 6
     sd = math.sqrt(sum((v - m) ** 2 for v in logs) / 5)
-    lim = controls_limit(x, "log:mean+2sd")
+    lim = controls_limit(x, "log:mean+2sd", warn_small=False)
     np.testing.assert_allclose(lim.value, math.exp(m + 2 * sd), rtol=1e-13)
     assert lim.rule == "log:mean+2sd"
 
@@ -122,27 +122,34 @@ def test_parametric_ci_coverage_monte_carlo():
 # ---------------------------------------------------------------- non-parametric rule
 def test_percentile_rank_by_hand_and_numpy_weibull():
     # p90 of 1..10: rank 0.9 * 11 = 9.9 -> 9 + 0.9 * (10 - 9)
-    np.testing.assert_allclose(controls_limit(ONE_TO_TEN, "p90").value, 9.9, rtol=1e-14)
+    lim = controls_limit(ONE_TO_TEN, "p90", warn_small=False)
+    np.testing.assert_allclose(lim.value, 9.9, rtol=1e-14)
     # rank 0.975 * 40 = 39 exactly: the 39th of 39 sorted values
     x = np.random.default_rng(0).permutation(np.arange(1.0, 40.0))
-    assert controls_limit(x, "p97.5").value == 39.0
+    assert controls_limit(x, "p97.5", warn_small=False).value == 39.0
     y = _lognormal(200)
-    for p in (0.5, 0.9, 0.975):
+    for p in (0.75, 0.9, 0.975):
         np.testing.assert_allclose(
-            controls_limit(y, f"p{p * 100:g}").value,
+            controls_limit(y, f"p{p * 100:g}", warn_small=False).value,
             np.percentile(y, p * 100, method="weibull"),
             rtol=1e-12,
         )
 
 
-def test_percentile_rank_beyond_the_sample_is_noted():
-    # 20 controls: rank 0.975 * 21 = 20.475 > 20, so the limit is the maximum, and says so
-    lim = controls_limit(np.arange(1.0, 21.0), "p97.5")
-    assert lim.value == 20.0
-    assert "at least 39 controls" in lim.details["rank_note"]
+def test_percentile_rank_beyond_the_sample_is_refused():
+    # 38 controls: rank 0.975 * 39 = 38.025 > 38, so the "limit" would be the maximum: refused,
+    # with or without strict; 39 controls give rank 39.0 (the maximum is then the estimate).
+    for strict in (False, True):
+        with pytest.raises(
+            InputError,
+            match=r"rank p\(n \+ 1\) = 38.025 lies beyond the 38 controls \(it needs at least 39\)",
+        ):
+            controls_limit(np.arange(1.0, 39.0), "p97.5", strict=strict)
+    with pytest.warns(IfnscoreWarning, match="39 controls, below the rule's minimum of 120"):
+        lim = controls_limit(np.arange(1.0, 40.0), "p97.5")
+    assert lim.value == 39.0
     assert lim.details["ci_low"] is None
     assert "not computable" in lim.details["ci_note"]
-    assert "rank_note" not in controls_limit(np.arange(1.0, 40.0), "p97.5").details
 
 
 @pytest.mark.parametrize(
@@ -171,7 +178,8 @@ def test_ci_ranks_binomial_coverage(n):
 
 def test_ci_not_computable_below_119():
     assert nonparametric_ci_ranks(118, 0.975) is None
-    lim = controls_limit(_lognormal(118), "p97.5")
+    lim = controls_limit(_lognormal(118), "p97.5", warn_small=False)
+    assert "118 controls, below the rule's minimum of 120" in lim.details["below_minimum"]
     assert lim.details["ci_low"] is None
     assert lim.details["ci_high"] is None
 
@@ -225,24 +233,33 @@ def test_robust_rule_and_bootstrap_ci():
 
 def test_robust_mad_zero_is_an_error():
     with pytest.raises(InputError, match="MAD = 0"):
-        controls_limit([1.0, 1.0, 1.0, 1.0, 2.0, 3.0], "robust")
+        controls_limit([1.0, 1.0, 1.0, 1.0, 2.0, 3.0], "robust", warn_small=False)
 
 
 # ---------------------------------------------------------------- EP28 automatic choice
 def test_ep28_choice():
-    assert controls_limit(_lognormal(150), "ep28").rule == "p97.5"
+    # lognormal scores are positive and skewed: ep28 works on the Box-Cox scale
+    big = controls_limit(_lognormal(150), "ep28")
+    assert big.rule == "boxcox:p97.5"
+    assert big.details["skewness"] > 0.5
+    assert "Bulmer" in big.details["transform_choice"]
+    assert controls_limit(_lognormal(150), "raw:ep28").rule == "p97.5"
     lim = controls_limit(_lognormal(50), "log:ep28")
     assert lim.rule == "log:robust"
     assert lim.details["requested_rule"] == "log:ep28"
     assert "robust" in lim.details["ep28_choice"]
-    with pytest.warns(IfnscoreWarning, match="at least 20"):
+    # symmetric scores (1..40: skewness 0) stay on the raw scale
+    assert controls_limit(np.arange(1.0, 41.0), "ep28").rule == "robust"
+    msg = r"rule='ep28' \(boxcox:robust\): 12 controls, below the rule's minimum of 20"
+    with pytest.warns(IfnscoreWarning, match=msg):
         small = controls_limit(_lognormal(12), "ep28")
-    assert small.rule == "robust"
-    with pytest.raises(InputError, match="at least 20"):
+    assert small.rule == "boxcox:robust"
+    assert small.details["below_minimum"] in small.notes
+    with pytest.raises(InputError, match=msg + ".*pass strict=False"):
         controls_limit(_lognormal(12), "ep28", strict=True)
 
 
-@pytest.mark.parametrize("rule", ["mean+", "p100", "p0", "sqrt:mean+2sd", "robust95", 3])
+@pytest.mark.parametrize("rule", ["mean+", "p100", "p0", "p50", "sqrt:mean+2sd", "robust95", 3])
 def test_bad_rules(rule):
     with pytest.raises(InputError, match="rule="):
         controls_limit(ONE_TO_TEN, rule)
@@ -256,13 +273,13 @@ def test_outlier_screen_by_hand():
     # D/R: (2 - 1) / 29 and (30 - 9) / 29
     np.testing.assert_allclose(dixon_screen(x), (1 / 29, 21 / 29), rtol=1e-14)
     names = [f"c{i}" for i in range(10)]
-    lim = controls_limit(x, "mean+2sd", samples=names)
+    lim = controls_limit(x, "mean+2sd", samples=names, warn_small=False)
     assert lim.details["outliers"] == [
         {"sample": "c9", "tests": ["tukey_high", "dixon_max"], "score": 30.0}
     ]
     assert lim.details["n"] == 10  # reported, not removed
     np.testing.assert_allclose(lim.value, x.mean() + 2 * x.std(ddof=1), rtol=1e-14)
-    ex = controls_limit(x, "mean+2sd", samples=names, exclude_outliers=True)
+    ex = controls_limit(x, "mean+2sd", samples=names, exclude_outliers=True, warn_small=False)
     assert ex.details["excluded"] == ["c9"]
     assert ex.details["n"] == 9
     np.testing.assert_allclose(ex.value, 5 + 2 * x[:9].std(ddof=1), rtol=1e-14)
@@ -270,8 +287,10 @@ def test_outlier_screen_by_hand():
 
 def test_outliers_on_the_log_scale_and_series_names():
     s = pd.Series([1.0, 2, 4, 8, 16, 32, 64, 128], index=[f"s{i}" for i in range(8)])
-    assert controls_limit(s, "mean+2sd").details["outliers"][0]["sample"] == "s7"
-    assert controls_limit(s, "log:mean+2sd").details["outliers"] == []  # even on the log scale
+    assert controls_limit(s, "mean+2sd", warn_small=False).details["outliers"][0]["sample"] == "s7"
+    assert (
+        controls_limit(s, "log:mean+2sd", warn_small=False).details["outliers"] == []
+    )  # even on the log scale
 
 
 # ---------------------------------------------------------------- Harris & Boyd
@@ -380,10 +399,18 @@ def test_calibrate_exclude_outliers_recorded(controls):
     assert d["n"] == len(controls) - len(d["excluded"])
 
 
-def test_calibrate_default_rule_unchanged(controls):
+def test_calibrate_default_rule_is_ep28_and_mean_2sd_stays_available(controls):
     ref = ifnscore.calibrate(controls, signature="rice6")
     lim = ref.signatures["rice6"].limits["controls"]
     s = np.asarray(ref.signatures["rice6"].control_scores)
+    # 40 bundled controls, positive and right-skewed: EP28's robust limit on the Box-Cox scale
+    assert lim.rule == "boxcox:robust"
+    assert lim.details["requested_rule"] == "ep28"
+    assert lim.details["n"] == 40 and lim.details["min_n"] == 20
+    direct = controls_limit(s, "boxcox:robust", samples=list(controls.index))
+    np.testing.assert_allclose(lim.value, direct.value, rtol=1e-14)
+    old = ifnscore.calibrate(controls, signature="rice6", rule="mean+2sd")
+    lim = old.signatures["rice6"].limits["controls"]
     assert lim.rule == "mean+2sd"
     np.testing.assert_allclose(lim.value, s.mean() + 2 * s.std(ddof=1), rtol=1e-14)
 
@@ -441,7 +468,7 @@ RULES = ["mean+2sd", "log:mean+2sd", "boxcox:mean+2sd", "p90", "robust", "log:ro
 def test_limits_ignore_the_order_of_controls(x, data):
     perm = data.draw(st.permutations(x))
     rule = data.draw(st.sampled_from(RULES))
-    a, b = controls_limit(x, rule), controls_limit(perm, rule)
+    a, b = controls_limit(x, rule, warn_small=False), controls_limit(perm, rule, warn_small=False)
     np.testing.assert_allclose(a.value, b.value, rtol=1e-9)
     if a.details["ci_low"] is not None:
         np.testing.assert_allclose(
@@ -463,7 +490,8 @@ def test_percentile_limit_moves_with_a_monotone_transform(x, f):
         fx = f(x)
     if np.unique(fx).size < fx.size:  # the transform must stay strictly increasing in floats
         return
-    a, b = controls_limit(x, "p97.5"), controls_limit(fx, "p97.5")
+    a = controls_limit(x, "p97.5", warn_small=False)
+    b = controls_limit(fx, "p97.5", warn_small=False)
     np.testing.assert_allclose(b.value, f(a.value), rtol=1e-12)
     np.testing.assert_allclose(b.details["ci_low"], f(a.details["ci_low"]), rtol=1e-12)
     np.testing.assert_allclose(b.details["ci_high"], f(a.details["ci_high"]), rtol=1e-12)
@@ -471,10 +499,14 @@ def test_percentile_limit_moves_with_a_monotone_transform(x, f):
 
 @given(
     x=st.lists(st.floats(0.05, 500, allow_nan=False), min_size=20, max_size=200, unique=True),
-    rule=st.sampled_from(["mean+2sd", "log:mean+1.96sd", "boxcox:mean+2sd", "p97.5", "p50"]),
+    rule=st.sampled_from(["mean+2sd", "log:mean+1.96sd", "boxcox:mean+2sd", "p97.5", "p75"]),
 )
 def test_ci_contains_the_point_estimate(x, rule):
-    lim = controls_limit(x, rule)
+    if rule == "p97.5" and len(x) < 39:  # the rank p(n + 1) lies beyond the data: refused
+        with pytest.raises(InputError, match="lies beyond"):
+            controls_limit(x, rule, warn_small=False)
+        return
+    lim = controls_limit(x, rule, warn_small=False)
     if lim.details["ci_low"] is not None:
         assert lim.details["ci_low"] <= lim.value * (1 + 1e-12)
         assert lim.value <= lim.details["ci_high"] * (1 + 1e-12)

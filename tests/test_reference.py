@@ -34,9 +34,20 @@ PATIENTS = np.array(
 PATIENT_FC_SUM = [12.0, 12.49, 23.5]
 
 
+SMALL = r"4 controls, below the rule's minimum of 20"
+
+
 def _ref(**kw):
+    # mean + 2 SD (Rice 2013's convention), as computed by hand above
     kw.setdefault("scale", "linear")
+    kw.setdefault("rule", "mean+2sd")
     return ifnscore.calibrate(CTRL, genes=RICE6, **kw)
+
+
+def _ref_small(**kw):
+    """_ref where the controls' limit classifies: 4 controls are below every rule's minimum."""
+    with pytest.warns(errors.IfnscoreWarning, match=SMALL):
+        return _ref(**kw)
 
 
 def test_default_limit_rice6_fc_sum_is_published_12_49():
@@ -47,6 +58,18 @@ def test_default_limit_rice6_fc_sum_is_published_12_49():
     assert chosen.source == "published"
     assert "10.3390/jcm15020709" in chosen.citation
     assert math.isclose(ref.signatures["rice6"].limits["controls"].value, CTRL_LIMIT, rel_tol=1e-12)
+    # the provenance a report prints: the case report, the interpretation, no local check
+    notes = chosen.notes
+    assert "doi:10.3390/jcm15020709" in notes[0]
+    assert "interpretation" in notes[1]
+    assert notes[2] == (
+        "a limit transferred from the source's laboratory: unverified on local controls "
+        "(4 given, fewer than the 20 CLSI EP28-A3c transference needs)"
+    )
+    assert ref.signatures["rice6"].limits["controls"].details["below_minimum"] == (
+        "rule='mean+2sd': 4 controls, below the rule's minimum of 20 (CLSI EP28-A3c's "
+        "smallest sample for any estimate)"
+    )
 
 
 def test_classification_is_score_at_or_above_the_limit():
@@ -55,7 +78,8 @@ def test_classification_is_score_at_or_above_the_limit():
     assert res["score"].iloc[1] == 12.49  # exactly at the limit (both sides rounded alike)
     assert res["positive"].tolist() == [False, True, True]
     np.testing.assert_allclose(res["fold_over_limit"], np.array(PATIENT_FC_SUM) / 12.49, rtol=1e-12)
-    assert list(res.columns) == ["score", "positive", "fold_over_limit", "n_genes"]
+    assert list(res.columns)[:3] == ["score", "positive", "fold_over_limit"]
+    assert "n_genes" in res.columns
     assert res["positive"].dtype == bool
     meta = res.attrs["ifnscore"]["signatures"]["rice6"]
     assert meta["upper_limit"] == 12.49
@@ -80,35 +104,43 @@ def test_fc_median_default_limit_is_rice_2_466():
 
 @pytest.mark.parametrize("method", ["fc_geomean", "fc_mean", "z_sum", "z_mean", "mean_log"])
 def test_pairs_without_a_published_limit_use_the_controls(method):
-    ref = _ref(method=method)
+    ref = _ref_small(method=method)
     chosen = ref.signatures["rice6"].upper_limit
     assert chosen.source == "controls"
     assert set(ref.signatures["rice6"].limits) == {"controls"}
     s = ref.signatures["rice6"].control_scores
     assert math.isclose(chosen.value, statistics.fmean(s) + 2 * statistics.stdev(s), rel_tol=1e-12)
-    with pytest.raises(errors.InputError, match=r"none applies \(the source publishes no limit"):
+    with pytest.raises(
+        errors.InputError,
+        match=rf"upper_limit='published' for signature 'rice6': the source publishes no limit "
+        rf"for signature 'rice6' with method='{method}'; use 'controls' or a number\.",
+    ):
         _ref(method=method, upper_limit="published")
 
 
 def test_other_signature_fc_sum_uses_the_controls():
     genes = list(ifnscore.get_signature("ifngs4").genes)
-    ref = ifnscore.calibrate(CTRL[:, :4], "ifngs4", genes=genes, scale="linear", rows="samples")
+    with pytest.warns(errors.IfnscoreWarning, match=SMALL):
+        ref = ifnscore.calibrate(CTRL[:, :4], "ifngs4", genes=genes, scale="linear", rows="samples")
     assert ref.signatures["ifngs4"].upper_limit.source == "controls"
 
 
 def test_upper_limit_choices_in_calibrate():
-    assert _ref(upper_limit="controls").upper_limit == pytest.approx(CTRL_LIMIT, rel=1e-12)
+    assert _ref_small(upper_limit="controls").upper_limit == pytest.approx(CTRL_LIMIT, rel=1e-12)
     assert _ref(upper_limit="published").upper_limit == 12.49
     user = _ref(upper_limit=10)
     assert user.upper_limit == 10.0
     assert user.signatures["rice6"].upper_limit.source == "user"
     assert set(user.signatures["rice6"].limits) == {"controls", "published", "user"}
-    assert _ref(upper_limit={"rice6": "controls"}).upper_limit == pytest.approx(CTRL_LIMIT)
-    with pytest.raises(errors.InputError, match="has no entry for signature 'rice6'"):
+    assert _ref_small(upper_limit={"rice6": "controls"}).upper_limit == pytest.approx(CTRL_LIMIT)
+    with pytest.raises(
+        errors.InputError,
+        match=r"upper_limit names signatures \['ifngs4'\] that are not calibrated",
+    ):
         _ref(upper_limit={"ifngs4": 3.0})
     with pytest.raises(errors.InputError, match="upper_limit='max' is not valid"):
         _ref(upper_limit="max")
-    with pytest.raises(errors.InputError, match="must be finite"):
+    with pytest.raises(errors.InputError, match=r"upper_limit=nan must be a finite number\."):
         _ref(upper_limit=float("nan"))
     with pytest.raises(errors.InputError, match=r"upper_limit=\[1\] is not valid"):
         _ref(upper_limit=[1])
@@ -118,14 +150,18 @@ def test_upper_limit_choices_in_calibrate():
 
 def test_published_limit_not_used_when_a_gene_is_missing():
     with pytest.warns(errors.MissingGenesWarning, match="SIGLEC1"):
-        ref = ifnscore.calibrate(CTRL[:, :5], genes=RICE6[:5], scale="linear")
+        with pytest.warns(errors.IfnscoreWarning, match=SMALL):
+            ref = ifnscore.calibrate(CTRL[:, :5], genes=RICE6[:5], scale="linear", rule="mean+2sd")
     s = ref.signatures["rice6"]
     assert s.genes_used == tuple(RICE6[:5])
     assert set(s.limits) == {"controls"}
     assert s.upper_limit.source == "controls"
     with (
         pytest.warns(errors.MissingGenesWarning),
-        pytest.raises(errors.InputError, match="not every signature gene was found"),
+        pytest.raises(
+            errors.InputError,
+            match=r"the published limit needs every signature gene, and \['SIGLEC1'\] were not found",
+        ),
     ):
         ifnscore.calibrate(CTRL[:, :5], genes=RICE6[:5], scale="linear", upper_limit="published")
 
@@ -147,13 +183,21 @@ def test_upper_limit_override_in_score():
         ifnscore.score(PATIENTS, upper_limit={"ifngs4": 3.0}, **kw)
     with pytest.raises(errors.InputError, match="upper_limit='best' is not valid"):
         ifnscore.score(PATIENTS, upper_limit="best", **kw)
-    with pytest.raises(errors.InputError, match="must be finite"):
+    with pytest.raises(errors.InputError, match=r"upper_limit=inf must be a finite number\."):
         ifnscore.score(PATIENTS, upper_limit=float("inf"), **kw)
-    with pytest.raises(errors.InputError, match="holds no published limit"):
+    with pytest.raises(
+        errors.InputError,
+        match=r"upper_limit='published' for signature 'rice6': the source publishes no limit "
+        r"for signature 'rice6' with method='fc_mean'; use 'controls' or a number\.",
+    ):
         ifnscore.score(
-            PATIENTS, upper_limit="published", **{**kw, "reference": _ref(method="fc_mean")}
+            PATIENTS, upper_limit="published", **{**kw, "reference": _ref_small(method="fc_mean")}
         )
-    with pytest.raises(errors.InputError, match="takes the limit from a reference"):
+    with pytest.raises(
+        errors.InputError,
+        match=r"upper_limit='controls' for signature 'rice6': the controls' limit comes from a "
+        r"reference; pass reference= or use 'published' or a number\.",
+    ):
         ifnscore.score(
             PATIENTS, genes=RICE6, scale="linear", method="mean_log", upper_limit="controls"
         )
@@ -161,10 +205,10 @@ def test_upper_limit_override_in_score():
 
 def test_single_sample_method_without_a_limit_has_no_positive_column():
     res = ifnscore.score(PATIENTS, genes=RICE6, scale="linear", method="mean_log")
-    assert list(res.columns) == ["score", "n_genes"]
+    assert "positive" not in res.columns and "fold_over_limit" not in res.columns
     assert res.attrs["ifnscore"]["signatures"]["rice6"]["upper_limit"] is None
     res = ifnscore.score(PATIENTS, genes=RICE6, scale="linear", method="mean_log", upper_limit=3.5)
-    assert list(res.columns) == ["score", "positive", "fold_over_limit", "n_genes"]
+    assert list(res.columns)[:3] == ["score", "positive", "fold_over_limit"]
     expected = [statistics.fmean(math.log2(x + 1) for x in r) for r in PATIENTS]
     assert res["positive"].tolist() == [e >= 3.5 for e in expected]
 
@@ -173,7 +217,8 @@ def test_several_signatures_layout():
     genes = [*RICE6, "IFI44", "MX1"]
     rng = np.random.default_rng(2)
     ctrl = rng.lognormal(2, 0.4, size=(10, len(genes)))
-    ref = ifnscore.calibrate(ctrl, ["rice6", "ifngs4"], genes=genes, scale="linear")
+    with pytest.warns(errors.IfnscoreWarning, match="10 controls, below the rule's minimum of 20"):
+        ref = ifnscore.calibrate(ctrl, ["rice6", "ifngs4"], genes=genes, scale="linear")
     res = ifnscore.score(ctrl * 3, genes=genes, scale="linear", reference=ref)
     assert res.columns.names == ["signature", "field"]
     assert res.columns.get_level_values(0).unique().tolist() == ["rice6", "ifngs4"]
@@ -190,7 +235,7 @@ def test_several_signatures_layout():
 
 
 def test_reference_contents_and_save_load(tmp_path):
-    ref = _ref(method="z_sum", rule="p90")
+    ref = _ref_small(method="z_sum")
     d = ref.to_dict()
     for key in (
         "schema",
@@ -206,7 +251,7 @@ def test_reference_contents_and_save_load(tmp_path):
         assert key in d
     s = d["signatures"]["rice6"]
     assert s["genes"] == RICE6
-    assert s["upper_limit"]["rule"] == "p90"
+    assert s["upper_limit"]["rule"] == "mean+2sd"
     assert s["limits"]["controls"]["details"]["n"] == 4
     assert set(d["gene_params"]["IFI27"]) == {"centre", "spread"}
     assert d["n_controls"] == 4
@@ -220,10 +265,14 @@ def test_reference_contents_and_save_load(tmp_path):
     assert "Reference(method='z_sum'" in repr(ref)
 
 
-def test_bundled_controls_give_a_limit_near_12_5(ref_fc_sum):
-    # The simulator is tuned so the healthy fc_sum limit lands near the published 12.49.
-    controls_limit = ref_fc_sum.signatures["rice6"].limits["controls"].value
-    assert 10.5 < controls_limit < 14.5
+def test_bundled_controls_give_a_limit_near_12_5(ref_fc_sum, controls):
+    # The simulator is tuned so the healthy fc_sum mean + 2 SD lands near the published 12.49.
+    rice = ifnscore.calibrate(controls, "rice6", rule="mean+2sd")
+    assert 10.5 < rice.signatures["rice6"].limits["controls"].value < 14.5
+    # EP28's default estimates the 97.5th percentile of these right-skewed scores higher
+    ep28 = ref_fc_sum.signatures["rice6"].limits["controls"]
+    assert ep28.rule == "boxcox:robust"
+    assert ep28.value > rice.signatures["rice6"].limits["controls"].value
     assert ref_fc_sum.n_controls == 40
     summary = ref_fc_sum.signatures["rice6"].summary
     assert 5.0 < summary["median"] < 7.0  # healthy fold changes near 1, six genes
@@ -232,7 +281,7 @@ def test_bundled_controls_give_a_limit_near_12_5(ref_fc_sum):
 def test_reference_pickles():
     import pickle
 
-    ref = _ref(method="z_mean")
+    ref = _ref_small(method="z_mean")
     back = pickle.loads(pickle.dumps(ref))
     assert back == ref
     with pytest.raises(TypeError, match="read-only"):
