@@ -209,13 +209,20 @@ def read(
     ----------
     path
         A file, a folder, or a list of files. Folders: a 10x matrix folder, a folder of Salmon
-        outputs (``*/quant.sf``), of NanoString ``.RCC`` files, or of per-sample count files.
+        or kallisto outputs (``*/quant.sf``, ``*/abundance.tsv``), of STAR
+        ``*ReadsPerGene.out.tab``, of NanoString ``.RCC`` files, or of per-sample count files.
+        A folder's files that are not data (documentation, scripts, images, provenance and
+        licence files, other formats' files, subfolders) are left out and reported: listed in
+        ``uns["ifnscore_read"]["skipped"]`` with the reason, and named in an
+        :class:`~ifnscore.errors.IfnscoreWarning`; a file that could be data is read, and is an
+        error naming it when malformed.
     format
         ``"auto"`` (default: from the extension, then the first line; compression is detected
         from the content) or one of ``"delimited"`` (CSV/TSV/TXT, optionally gzip, bz2, xz or
         zstd), ``"excel"``, ``"parquet"``, ``"h5ad"``, ``"10x_h5"``, ``"10x_mtx"``, ``"gct"``
         (1.2 and 1.3), ``"salmon"``, ``"featurecounts"``, ``"count_files"`` (HTSeq/GEO gene,
-        count files merged by gene), ``"qpcr"`` (qPCR plate exports -> relative quantities),
+        count files merged by gene), ``"star"`` (``ReadsPerGene.out.tab``), ``"kallisto"``
+        (``abundance.tsv``), ``"qpcr"`` (qPCR plate exports -> relative quantities),
         ``"nanostring"`` (RCC files -> normalised counts).
     rows
         Tables only: ``"auto"`` (the axis whose labels look like gene identifiers holds the
@@ -234,7 +241,26 @@ def read(
         Format options: ``sep`` (delimited; default from the extension or the header),
         ``sheet`` (excel, qpcr), ``backed`` (h5ad; keep ``X`` on disk), ``var_names``
         (10x: ``"gene_symbols"`` or ``"gene_ids"``), ``quantity`` (salmon: ``"NumReads"`` or
-        ``"TPM"``), ``tx2gene`` (salmon: transcript -> gene table).
+        ``"TPM"``; kallisto: ``"est_counts"`` or ``"tpm"``), ``tx2gene`` (salmon, kallisto:
+        transcript -> gene table), ``strand`` (star).
+
+        Per-sample count files (``format="count_files"``; detected from the content: two
+        columns, tab- or space-separated, numbers second): each file is one sample named
+        after the file without its data and compression extensions (GEO's
+        ``GSM4923334_HPPT_IFNa_rep1.txt`` -> ``GSM4923334_HPPT_IFNa_rep1``), the same whether
+        it is read alone, in a list or from its folder; a first line whose second field is
+        not a number is a header. HTSeq-count's ``__no_feature``, ``__ambiguous``,
+        ``__too_low_aQual``, ``__not_aligned`` and ``__alignment_not_unique`` rows are not
+        genes: left out of ``X`` and of the library size (``obs["ifnscore_library_size"]``,
+        each file's total over its genes) and reported per sample in
+        ``uns["ifnscore_read"]["htseq_summary"]``. STAR (``format="star"``): ``strand``
+        ``"unstranded"`` (column 2), ``"forward"`` (3, htseq-count ``-s yes``) or
+        ``"reverse"`` (4, ``-s reverse``); when not given it is inferred from the gene totals
+        of columns 3 and 4 (one >= 80 % of their sum: stranded; both 40-60 %: unstranded;
+        else refused), reported in ``uns["ifnscore_read"]["strand_reason"]`` and a warning;
+        the ``N_*`` rows are not genes (STAR manual, "Counting number of reads per gene").
+        kallisto (``format="kallisto"``): ``quantity`` ``"est_counts"`` (default, scale
+        ``"counts"``) or ``"tpm"`` (``"linear"``). All are scale ``"counts"`` otherwise.
 
         qPCR (``format="qpcr"``: plate exports of Applied Biosystems QuantStudio / ViiA 7 /
         StepOne / 7500 / SDS, Bio-Rad CFX, Roche LightCycler 480, Qiagen Rotor-Gene, RDML, or a
@@ -263,16 +289,25 @@ def read(
         2007, doi:10.1186/gb-2007-8-2-r19). ``X`` holds RQ (scale ``"rq"``), ``layers``
         ``ct``, ``delta_ct``, ``log2_rq`` and ``censored``, ``obs`` the plate and the flags.
 
-        NanoString (``format="nanostring"``, ``.RCC`` files): ``normalize_to`` (``"batch"``:
-        nSolver's scaling to the mean of the lanes' geometric means, default; or a number:
-        each lane scaled on its own to that housekeeping geometric mean, so values do not
-        depend on the batch), ``housekeeping`` and ``positive`` (probe names; default: the
-        codeset's Housekeeping and Positive classes), and the QC limits ``fov_min`` (0.75),
-        ``binding_density`` ((0.1, 2.25)), ``linearity_min`` (0.95, :math:`R^2` of log2 counts
-        on log2 concentrations of the positive controls) and ``lod_sd`` (2: POS_E must exceed
-        the negatives' mean + 2 SD), as in NanoString's Gene Expression Data Analysis
-        Guidelines (MAN-C0011-04). ``X`` holds the normalised counts,
-        ``layers["counts"]`` the raw ones, ``obs`` attributes, QC values and ``qc_*`` flags.
+        NanoString (``format="nanostring"``, ``.RCC`` files; samples are keyed by file name
+        without ``.RCC``, the RCC's Sample ID is ``obs["sample_ID"]``): ``normalize_to``
+        (``"batch"``: nSolver's scaling to the mean of the lanes' geometric means, default; or
+        a number: each lane scaled on its own to that housekeeping geometric mean, so values
+        do not depend on the batch), ``housekeeping`` and ``positive`` (probe names; default:
+        the codeset's Housekeeping and Positive classes), ``background`` (``None``, default;
+        ``"subtract_mean"``: minus the lane's negatives' mean, floored at 0; ``"threshold"``:
+        counts below the negatives' mean + ``lod_sd`` SD raised to it), and the QC limits of
+        NanoStringNCTools' ``setQCFlags`` (NanoString's Gene Expression Data Analysis
+        Guidelines, MAN-C0011-04): ``fov_min`` (0.75), ``binding_density`` (default
+        (0.1, 2.25), (0.1, 1.8) on a SPRINT), ``linearity_min`` (0.95, :math:`R^2` of
+        :math:`\log_2\max(\text{count}, 0.5)` on log2 concentration over the positive
+        controls of at least 0.5 fM), ``lod_sd`` (2: the 0.5 fM control must not be below the
+        negatives' mean + 2 SD) and ``housekeeping_geomean`` ((32, 100): housekeeping
+        geometric mean below 32 ``"fail"``, below 100 ``"borderline"``). Code classes other
+        than Endogenous, Housekeeping, Positive and Negative (PROTEIN, SNV_*) and lanes with
+        none of them are left out with a note (``uns``, a warning). ``X`` holds the
+        normalised counts, ``layers["counts"]`` the raw ones, ``obs`` attributes, QC values
+        and ``qc_*`` flags.
 
     Returns
     -------
