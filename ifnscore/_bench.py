@@ -266,11 +266,14 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--methods",
-        default="fc_sum,z_sum,mean_log",
-        help="comma-separated methods (default: %(default)s); see `ifnscore.list_methods()`",
+        default=None,
+        help=f"comma-separated methods (default: {_TIMING_METHODS}; with --accuracy: all); "
+        "see `ifnscore.list_methods()`",
     )
     p.add_argument(
-        "--signatures", default="rice6", help="comma-separated signatures (default: %(default)s)"
+        "--signatures",
+        default=None,
+        help=f"comma-separated signatures (default: {_TIMING_SIGNATURES}; with --accuracy: all)",
     )
     p.add_argument(
         "--container",
@@ -286,12 +289,69 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "--threads", type=int, default=None, help="threads for in-memory scans (default: all CPUs)"
     )
     p.add_argument("-o", "--output", default=None, help="also write the table (.csv, .tsv, .json)")
+    acc = p.add_argument_group(
+        "accuracy on labelled data (--accuracy; see benchmarks/accuracy.py and docs/accuracy.md)"
+    )
+    acc.add_argument(
+        "--accuracy",
+        action="store_true",
+        help="instead of timing: AUROC, margins and calls of every method x signature on "
+        "--data labelled by --samples",
+    )
+    from ._accuracy import add_arguments
+
+    add_arguments(acc, standalone=False)
     p.set_defaults(func=_cmd_bench)
+
+
+_TIMING_METHODS = "fc_sum,z_sum,mean_log"
+_TIMING_SIGNATURES = "rice6"
+#: Timing options and their defaults: given with --accuracy they would be ignored, so refused.
+_TIMING_ONLY = {
+    "cells": 100_000,
+    "genes": 20_000,
+    "density": 0.0465,
+    "container": "csr",
+    "repeat": 3,
+    "seed": 0,
+    "threads": None,
+    "output": None,
+}
+#: Accuracy options and their defaults: given without --accuracy they would be ignored.
+_ACCURACY_ONLY = {
+    "data": None,
+    "samples": None,
+    "example": False,
+    "scale": "auto",
+    "out": ".",
+    "exclude_genes": "",
+    "title": "",
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from ._io._frame import write_frame
     from .errors import InputError
+
+    if args.accuracy:
+        given = [_flag(k) for k, v in _TIMING_ONLY.items() if getattr(args, k) != v]
+        if given:
+            raise InputError(
+                f"{', '.join(given)} time the synthetic benchmark and do not apply to --accuracy; "
+                "leave them out."
+            )
+        from ._accuracy import run_from_args
+
+        return run_from_args(args)
+    given = [_flag(k) for k, v in _ACCURACY_ONLY.items() if getattr(args, k) != v]
+    if given:
+        raise InputError(f"{', '.join(given)} need --accuracy; add it, or leave them out.")
+    args.methods = args.methods or _TIMING_METHODS
+    args.signatures = args.signatures or _TIMING_SIGNATURES
 
     for name in ("cells", "genes", "repeat"):
         if getattr(args, name) < 1:
