@@ -278,7 +278,12 @@ def _show(arg: str, value: Any) -> str:
 
 
 def check_value(
-    value: Any, *, method: Any = None, arg: str = "upper_limit", error: type[Exception] = InputError
+    value: Any,
+    *,
+    method: Any = None,
+    arg: str = "upper_limit",
+    error: type[Exception] = InputError,
+    shown: Any = None,
 ) -> float:
     """A limit's value as a float, or ``error`` saying why it cannot be one.
 
@@ -295,17 +300,18 @@ def check_value(
     ifnscore.errors.InputError: upper_limit=-5 must be > 0: method='fc_sum' scores are ratios or sums of positive terms, so a limit <= 0 would call every sample positive; give a positive number.
     """
     name = getattr(method, "name", method)
+    said = _show(arg, value if shown is None else shown)
     if isinstance(value, bool | np.bool_ | str | bytes):
-        raise error(f"{_show(arg, value)} must be a number.")
+        raise error(f"{said} must be a number.")
     try:
         v = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise error(f"{_show(arg, value)} must be a number.") from None
+        raise error(f"{said} must be a number.") from None
     if not math.isfinite(v):
-        raise error(f"{_show(arg, value)} must be a finite number.")
+        raise error(f"{said} must be a finite number.")
     if name is not None and scores_positive(name) and v <= 0:
         raise error(
-            f"{_show(arg, value)} must be > 0: method={name!r} scores are "
+            f"{said} must be > 0: method={name!r} scores are "
             + (
                 "ranks in [0, 1]"
                 if name in ("aucell", "ucell")
@@ -581,6 +587,7 @@ def _controls_limit(
             ci_note = "order statistics, binomial coverage >= 90%"
         cite = _CITE["p"]
     else:
+        _robust_spread(s, y, rule, applied)
         point, rob = iv.robust_upper(y, 0.975)
         details.update(rob)
         lo, hi, n_valid = iv.bootstrap_ci(y, 0.975, CI_LEVEL)
@@ -632,6 +639,23 @@ def _controls_limit(
         how += f"; scale: {choice['transform_choice']}"
     notes.insert(0, how)
     return Limit(value, "controls", applied, citation=cite, details=details, notes=tuple(notes))
+
+
+def _robust_spread(s: np.ndarray, y: np.ndarray, rule: str, applied: str) -> None:
+    """Refuse the robust rule, in words, when half the controls share one score (MAD = 0)."""
+    med = float(np.median(y))
+    if np.median(np.abs(y - med)) > 0:
+        return
+    centre = float(np.median(s))
+    ties = int(np.sum(y == med))
+    shown = f"rule={rule!r}" + ("" if applied == rule else f" ({applied})")
+    raise InputError(
+        f"The controls' limit by {shown} cannot be derived: {ties} of {s.size} controls score "
+        f"exactly {centre:.6g} (MAD = 0), so at least half of the healthy controls share one "
+        "score and a limit at or near it would call them positive. Use a method whose scores vary "
+        "among healthy controls (e.g. fc_sum against a reference), or rule='mean+2sd' when the "
+        "scores do vary above that value."
+    )
 
 
 def _shortfall(rule: str, applied: str, n: int, min_n: int, strict: bool) -> str:
@@ -751,7 +775,7 @@ def _resolve_one(
         )
     else:
         number = value
-    v = check_value(number, method=method, arg=arg)
+    v = check_value(number, method=method, arg=arg, shown=value)
     return Limit(
         v,
         "user",
@@ -762,13 +786,18 @@ def _resolve_one(
     )
 
 
+def excluded_reason(sig: Signature, excluded: Sequence[str]) -> str:
+    """Why a published limit no longer applies once ``excluded`` genes are left out."""
+    return (
+        f"the published limit was made with all of {list(sig.all_genes)} and no longer applies "
+        f"with genes {list(excluded)} excluded"
+    )
+
+
 def _applies(sig: Signature, genes_used: Sequence[str] | None, excluded: Sequence[str]) -> str:
     """Why the signature's published limit does not apply ('' when it does)."""
     if excluded:
-        return (
-            f"the published limit was made with all of {list(sig.all_genes)} and does not apply "
-            f"once genes {list(excluded)} are excluded"
-        )
+        return excluded_reason(sig, excluded)
     if genes_used is not None and set(genes_used) != set(sig.all_genes):
         lost = [g for g in sig.all_genes if g not in set(genes_used)]
         return f"the published limit needs every signature gene, and {lost} were not found"

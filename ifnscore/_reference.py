@@ -25,6 +25,7 @@ from ._limits import (
     _resolve_one,
     check_limit,
     controls_limit,
+    excluded_reason,
     group_labels,
     partition_limits,
     published_limit,
@@ -953,6 +954,7 @@ def calibrate(
         arg = f"upper_limit[{sig.name!r}]" if isinstance(upper_limit, Mapping) else "upper_limit"
         limits: dict[str, Limit] = {}
         why_not: dict[str, str] = {}
+        failure: InputError | None = None
         try:
             limits["controls"] = controls_limit(
                 s,
@@ -965,17 +967,15 @@ def calibrate(
         except InputError as exc:
             if strict:
                 raise
-            why_not["controls"] = f"the controls' limit could not be derived ({exc})"
+            failure = exc
+            why_not["controls"] = f"the controls' limit could not be derived: {exc}"
         pub = published_limit(sig, meth.name)
         if pub is None:
             why_not["published"] = (
                 f"the source publishes no limit for signature {sig.name!r} with method={meth.name!r}"
             )
         elif excluded[sig.name]:
-            why_not["published"] = (
-                f"the published limit was made with all of {list(sig.all_genes)} and no longer "
-                f"applies with genes {list(excluded[sig.name])} excluded"
-            )
+            why_not["published"] = excluded_reason(sig, excluded[sig.name])
         elif len(used) != len(sig.all_genes):
             lost = [g for g in sig.all_genes if g not in used]
             why_not["published"] = (
@@ -984,8 +984,8 @@ def calibrate(
         else:
             limits["published"] = pub
         default = limits.get("published", limits.get("controls"))
-        if default is None and value is None:
-            raise InputError(f"Signature {sig.name!r}: no upper limit: {why_not['controls']}.")
+        if default is None and value is None and failure is not None:
+            raise failure
         chosen = _resolve_one(
             value,
             name=sig.name,
