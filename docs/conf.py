@@ -9,12 +9,18 @@ pages, the command line, the API list, the benchmark results) are written at bui
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # document this checkout, not an installed copy
 sys.path.insert(0, str(HERE / "_ext"))
+# The notebooks' kernels (myst-nb) import this checkout too, and draw inline.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")])
+)
+os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
 
 import ifnscore  # noqa: E402
 
@@ -28,12 +34,16 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax 3 copied into _static/mathjax/ (mathjax_path points there): formulas render
+    # offline, and no page loads a script from a CDN (tests/test_docs.py checks the built HTML).
+    "sphinx-mathjax-offline",
     "numpydoc",
-    "myst_parser",
+    # myst-nb = myst-parser (the .md pages) + notebooks (.ipynb) executed at build time.
+    "myst_nb",
     "ifnscore_docgen",
 ]
 
-source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
 exclude_patterns = ["_build", "_method_notes", "_ext", "Thumbs.db", ".DS_Store"]
 templates_path = ["_templates"]
@@ -41,6 +51,18 @@ templates_path = ["_templates"]
 # MyST: $...$ and $$...$$ maths, ::: fences, heading anchors for cross-page links.
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
+
+# Notebooks: docgen copies notebooks/*.ipynb (stored without outputs) to generated/notebooks/;
+# myst-nb executes each at every build ("force": the outputs shown are always this code's) in
+# a temporary folder, and a cell that raises fails the build. IFNSCORE_DOCS_EXECUTE=off skips
+# execution for a quick local build (the pages then show code without outputs).
+nb_execution_mode = os.environ.get("IFNSCORE_DOCS_EXECUTE", "force")
+nb_execution_timeout = 300
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_execution_in_temp = True
+nb_merge_streams = True
+nb_execution_excludepatterns: list[str] = []
 
 # API reference: autosummary writes one page per public name (docs/api/generated/).
 autosummary_generate = ["generated/api.md"]

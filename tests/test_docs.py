@@ -263,8 +263,74 @@ def test_notebooks_are_listed_when_there_are_some(docgen, tmp_path, monkeypatch)
     cell = {"cell_type": "markdown", "source": ["# Quick start\n", "\n", "Score a cohort.\n"]}
     (tmp_path / "01_quick.ipynb").write_text(json.dumps({"cells": [cell]}), encoding="utf-8")
     text = docgen.page_notebooks()
-    assert "{download}`01_quick.ipynb </../notebooks/01_quick.ipynb>`" in text
+    assert (
+        "{doc}`/generated/notebooks/01_quick` "
+        "({download}`01_quick.ipynb </../notebooks/01_quick.ipynb>`)" in text
+    )
     assert ": **Quick start**. Score a cohort." in text
+    assert "```{toctree}\n:hidden:\n\n/generated/notebooks/01_quick\n```" in text
+
+
+def test_notebooks_are_copied_unchanged_and_stale_copies_removed(docgen, tmp_path, monkeypatch):
+    books = tmp_path / "notebooks"
+    books.mkdir()
+    monkeypatch.setattr(docgen, "NOTEBOOKS", books)
+    (books / "a.ipynb").write_bytes(b'{"cells": []}\r\n')
+    out = tmp_path / "generated" / "notebooks"
+    out.mkdir(parents=True)
+    (out / "gone.ipynb").write_text("{}")
+    assert docgen.copy_notebooks(out) == [out / "a.ipynb"]
+    assert (out / "a.ipynb").read_bytes() == b'{"cells": []}\r\n'  # byte for byte
+    assert sorted(p.name for p in out.iterdir()) == ["a.ipynb"]
+
+
+def test_the_real_notebooks_are_rendered_with_outputs_by_the_docs(docgen):
+    # conf.py executes them at build time (myst-nb), so the pages show this code's outputs
+    conf = (DOCS / "conf.py").read_text(encoding="utf-8")
+    assert '"myst_nb"' in conf
+    assert 'nb_execution_mode = os.environ.get("IFNSCORE_DOCS_EXECUTE", "force")' in conf
+    assert "nb_execution_raise_on_error = True" in conf
+    if docgen.NOTEBOOKS.is_dir():
+        for book in sorted(docgen.NOTEBOOKS.glob("*.ipynb")):
+            assert f"/generated/notebooks/{book.stem}\n" in docgen.page_notebooks()
+
+
+# --------------------------------------------------------------------------- offline pages
+def test_remote_scripts_are_found_in_html(docgen):
+    page = (
+        '<script src="_static/mathjax/tex-chtml.js"></script>'
+        '<script defer="defer" src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js">'
+        "</script><script src='//unpkg.com/x.js'></script>"
+        '<SCRIPT SRC="HTTP://example.org/y.js"></SCRIPT>'
+        '<script>var url = "https://not-a-src.example";</script>'
+        '<link rel="stylesheet" href="https://fonts.example/css">'
+    )
+    assert docgen.remote_resources(page) == [
+        "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js",
+        "//unpkg.com/x.js",
+        "HTTP://example.org/y.js",
+        "https://fonts.example/css",
+    ]
+    assert docgen.remote_resources('<a href="https://doi.org/10.1/x">doi</a>') == []
+
+
+def test_the_build_check_reports_each_page_with_a_remote_script(docgen, tmp_path):
+    (tmp_path / "ok.html").write_text('<script src="_static/x.js"></script>')
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "bad.html").write_text(
+        '<script src="https://cdn.example/mathjax.js"></script>'
+    )
+    assert docgen.offline_problems(tmp_path) == [
+        "sub/bad.html loads https://cdn.example/mathjax.js from the network"
+    ]
+
+
+def test_built_site_loads_nothing_from_the_network_when_built(docgen):
+    site = DOCS / "_build" / "html"
+    if not (site / "index.html").is_file():
+        pytest.skip("docs not built here (make docs builds them and runs the same check)")
+    assert docgen.offline_problems(site) == []
+    assert (site / "_static" / "mathjax" / "tex-chtml.js").is_file()
 
 
 def test_pages_added_to_docs_get_a_table_of_contents(docgen, tmp_path, monkeypatch):

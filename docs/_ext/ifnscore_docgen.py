@@ -11,7 +11,10 @@ At build time (Sphinx ``builder-inited``, before autosummary looks for stubs) th
 * ``cli.inc`` - the help of ``ifnscore`` and of every subcommand, from
   :func:`ifnscore.cli.build_parser`;
 * ``api.md`` - autosummary of every name in ``ifnscore.__all__`` and of the public modules;
-* ``notebooks.inc`` - the notebooks in ``notebooks/`` with download links (empty without any);
+* ``notebooks/<name>.ipynb`` - byte copies of ``notebooks/*.ipynb`` (Sphinx reads only its
+  source folder), which myst-nb executes at build time so their pages show the outputs;
+  ``notebooks.inc`` - a section listing them (rendered page, download link) with their
+  toctree (empty without any);
 * ``more_toc.inc`` - a toctree of pages others add to ``docs/`` that no toctree lists;
 * ``results.inc`` - ``benchmarks/RESULTS.md`` when it exists (read at every build, headings one
   level down, links re-pointed), else how to make it.
@@ -444,7 +447,8 @@ def _notebook_summary(path: Path) -> tuple[str, str]:
 
 
 def page_notebooks() -> str:
-    """A section listing ``notebooks/*.ipynb`` with download links; empty without notebooks."""
+    """A section listing ``notebooks/*.ipynb``, each linked to its rendered page (executed at
+    build time) and to its download, with their toctree; empty without notebooks."""
     books = sorted(NOTEBOOKS.glob("*.ipynb"))
     if not books:
         return ""
@@ -452,19 +456,43 @@ def page_notebooks() -> str:
         "(notebooks)=",
         "## Notebooks",
         "",
-        "Worked examples on simulated data, executed by the test suite so they cannot rot "
-        "(outputs are not stored). Download one, or open `notebooks/` of the repository in "
-        'Jupyter after `pip install -e ".[notebooks]"`.',
+        "Worked examples on simulated data, shown with their outputs: the documentation build "
+        "executes them (the repository stores them without outputs, and the test suite runs "
+        "them too, so they cannot rot). Download one, or open `notebooks/` of the repository "
+        'in Jupyter after `pip install -e ".[notebooks]"`.',
         "",
     ]
     for book in books:
         title, summary = _notebook_summary(book)
         out += [
-            f"{{download}}`{book.name} </../notebooks/{book.name}>`",
+            f"{{doc}}`/generated/notebooks/{book.stem}` "
+            f"({{download}}`{book.name} </../notebooks/{book.name}>`)",
             f": **{title}**. {summary}",
             "",
         ]
+    out += ["```{toctree}", ":hidden:", ""]
+    out += [f"/generated/notebooks/{book.stem}" for book in books]
+    out += ["```", ""]
     return "\n".join(out)
+
+
+def copy_notebooks(folder: Path) -> list[Path]:
+    """Copy ``notebooks/*.ipynb`` to ``folder`` unchanged (only when their bytes differ, so
+    incremental builds stay incremental); remove copies whose notebook is gone."""
+    folder.mkdir(parents=True, exist_ok=True)
+    books = sorted(NOTEBOOKS.glob("*.ipynb"))
+    out = []
+    for book in books:
+        target = folder / book.name
+        data = book.read_bytes()
+        if not target.is_file() or target.read_bytes() != data:
+            target.write_bytes(data)
+        out.append(target)
+    names = {b.name for b in books}
+    for old in folder.glob("*.ipynb"):
+        if old.name not in names:
+            old.unlink()
+    return out
 
 
 # --------------------------------------------------------------------------- other pages
@@ -487,6 +515,40 @@ def page_more_toc() -> str:
     if not extra:
         return ""
     return "\n".join(["```{toctree}", ":maxdepth: 1", ":caption: More", "", *extra, "```", ""])
+
+
+# --------------------------------------------------------------------------- offline check
+#: A ``<script src=...>`` or ``<link href=...>`` (a stylesheet, a font) whose address is remote
+#: (``http:``, ``https:`` or protocol-relative ``//``): the page would need the network.
+_REMOTE = re.compile(
+    r"<(?:script|link)\b[^>]*?\b(?:src|href)\s*=\s*[\"']((?:https?:)?//[^\"']+)[\"']", re.I
+)
+
+
+def remote_resources(html: str) -> list[str]:
+    """The remote addresses a page loads as a script or a linked resource (not plain links)."""
+    return _REMOTE.findall(html)
+
+
+def offline_problems(site: Path) -> list[str]:
+    """One line per remote script or stylesheet that a built page of ``site`` loads."""
+    return [
+        f"{page.relative_to(site).as_posix()} loads {url} from the network"
+        for page in sorted(site.rglob("*.html"))
+        for url in remote_resources(page.read_text(encoding="utf-8", errors="replace"))
+    ]
+
+
+def _on_build_finished(app: Any, exc: BaseException | None) -> None:
+    """After an HTML build: warn (an error under ``-W``) for each remote script or stylesheet,
+    so the site keeps working offline (MathJax is bundled by sphinx-mathjax-offline)."""
+    if exc is not None or getattr(app.builder, "format", "") != "html":
+        return
+    from sphinx.util import logging
+
+    log = logging.getLogger(__name__)
+    for problem in offline_problems(Path(app.outdir)):
+        log.warning(f"offline docs: {problem}")
 
 
 # --------------------------------------------------------------------------- writing
@@ -514,6 +576,7 @@ def generate(folder: Path = GENERATED) -> list[Path]:
         pages[folder / "methods" / f"{n}.md"] = page_method(n)
     for path, text in pages.items():
         _write(path, text)
+    copy_notebooks(folder / "notebooks")
     method_dir = folder / "methods"
     for old in method_dir.glob("*.md"):
         if old.stem not in names:
@@ -528,4 +591,5 @@ def _on_builder_inited(app: object) -> None:
 def setup(app: object) -> dict[str, object]:
     # Run before autosummary (priority 500) so it finds the generated API page's directives.
     app.connect("builder-inited", _on_builder_inited, priority=100)  # type: ignore[attr-defined]
+    app.connect("build-finished", _on_build_finished, priority=900)  # type: ignore[attr-defined]
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
