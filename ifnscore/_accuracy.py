@@ -324,7 +324,7 @@ def _scores_without_limit(
     """A reference-relative method's scores when only its limit was refused (AUROCs need no
     limit): calibrate with a stand-in limit, keep the scores, drop the calls. ``None`` when
     calibration still fails (the genes, not the limit, were refused)."""
-    from . import calibrate
+    from . import calibrate, get_signature
     from ._score import score_table
 
     try:
@@ -338,7 +338,8 @@ def _scores_without_limit(
         )
     except IfnscoreError:
         return None
-    res = score_table(data, method=method, reference=ref, **kw)
+    target = _signature_without(get_signature(signature), exclude) if exclude else signature
+    res = score_table(data, signature=target, method=method, reference=ref, **kw)
     frame = res[["score"]].copy()
     frame.attrs = res.attrs
     return frame
@@ -408,7 +409,9 @@ def _score_pair(
                     refused = _one_line(exc)
                     ref = None
                 if ref is not None:
-                    res = score_table(data, method=method, reference=ref, **kw)
+                    # the signature as calibrated: without the excluded genes, if any
+                    target = _signature_without(sig, exclude) if exclude else sig
+                    res = score_table(data, signature=target, method=method, reference=ref, **kw)
                     limit = ref.signatures[sig.name].upper_limit
                     frame = res[["score", "positive", "fold_over_limit"]].copy()
                     frame.attrs = res.attrs
