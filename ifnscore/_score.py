@@ -10,7 +10,7 @@ import pandas as pd
 
 from ._engine import Computed, Nan, compute, default_min_genes, prepare
 from ._genes import GeneMatch, IdType, matches_frame
-from ._limits import sample_limits
+from ._limits import Limit, fold_over, fold_over_note, resolve_limits, sample_limits
 from ._methods import DEFAULT_METHOD, Method, check_options, get_method
 from ._reference import Reference
 from ._results import to_anndata
@@ -18,7 +18,7 @@ from ._signatures import Signature, SignatureLike, as_signatures
 from ._validation import Expression, Rows, Scale
 from ._version import __version__
 from ._warn import warn
-from .errors import IfnscoreWarning, InputError
+from .errors import IfnscoreWarning, InputError, ScaleError
 
 __all__ = ["score", "score_table"]
 
@@ -41,6 +41,8 @@ def score(
     min_genes: int | None = None,
     duplicates: str = "sum",
     id_type: IdType = "auto",
+    repeatability_cv: float | None = None,
+    allow_partial: bool = False,
     key: str = "ifnscore",
     copy: bool = False,
     **options: Any,
@@ -88,9 +90,10 @@ def score(
         Which AnnData matrix to score.
     nan
         ``"raise"`` (default) on NaN/inf in signature genes, or ``"omit"``: leave them out per
-        sample (sums are rescaled to the full gene count, :math:`k\cdot\mathrm{mean}`, so the
-        limit still applies; ``n_genes`` shows how many were used). A sample left with fewer
-        than ``min_genes`` finite values gets a NaN score (``positive`` False).
+        sample (sums are rescaled to the full gene count, :math:`k\cdot\mathrm{mean}`;
+        ``n_genes`` shows how many were used; such a sample is not classified against a
+        published limit unless ``allow_partial=True``). A sample left with fewer than
+        ``min_genes`` finite values gets a NaN score (``call`` ``"unclassified"``).
     min_genes
         Fewest signature genes that must be found (default: half of them, rounded up).
         Missing genes are always reported (a :class:`~ifnscore.errors.MissingGenesWarning`
@@ -110,20 +113,42 @@ def score(
         (with several signatures: ``obs[f"{key}_{signature}"]`` etc.).
     copy
         AnnData only: return a modified copy instead of writing in place.
+    repeatability_cv
+        The assay's coefficient of variation (a fraction, e.g. 0.15) for one measurement near
+        the limit: widens the borderline zone of ``call`` to
+        :math:`L \pm 1.645\,\mathrm{CV}\,L` (a 90 % interval of one measurement at the
+        limit). The zone also holds the limit's own 90 % CI when it has one (controls'
+        limits). Recorded in ``attrs["ifnscore"]``.
+    allow_partial
+        With ``nan="omit"``, a sample scored on fewer signature genes than were found is not
+        classified against a *published* limit (which holds for the score over all its genes):
+        its ``call`` is ``"unclassified"``, ``positive`` False and ``fold_over_limit`` NaN.
+        ``allow_partial=True`` classifies it anyway.
     **options
-        Method options (e.g. ``max_rank=`` for ``ucell``).
+        Method options (e.g. ``max_rank=`` for ``ucell``). A keyword that neither
+        :func:`score` nor the method takes raises :class:`~ifnscore.errors.OptionError` (a
+        ``TypeError``) naming the closest valid one.
 
     Returns
     -------
     pandas.DataFrame or AnnData or None
         For non-AnnData input, a DataFrame indexed by sample. With one signature its columns
-        are ``score``, ``n_genes`` and, when an upper limit is known, ``positive`` (bool,
-        ``score >= upper_limit``) and ``fold_over_limit`` (``score / upper_limit``). With
-        several signatures the columns are a MultiIndex ``(signature, field)``:
-        ``res["rice6", "score"]``; ``res.xs("score", axis=1, level=1)`` gives a samples x
-        signatures table. ``res.attrs["ifnscore"]`` holds the method, scale, genes used
-        and missing, how each gene was matched, and the limits.
-        For AnnData: ``None`` (written in place), or the copy when ``copy=True``.
+        are ``score``; when an upper limit is known ``positive`` (bool, ``score >=
+        upper_limit``), ``fold_over_limit`` (``score / upper_limit``; NaN for methods whose
+        scores can be zero or negative, the reason in ``attrs``) and ``call``
+        (``"negative"``, ``"borderline"``, ``"positive"``, or ``"unclassified"`` for a NaN
+        score or a partial sample, see ``allow_partial``); with a reference that stores its
+        controls' scores ``healthy_percentile`` (the sample's mid-rank percentile among them,
+        :math:`100\,(\#\{c < s\} + \#\{c = s\}/2)/n`) and, when the controls' rule
+        fitted a distribution (mean + K SD on the raw, log or Box-Cox scale),
+        ``healthy_tail_p`` (:math:`P(\text{healthy} > s)` under that fit); then
+        ``n_genes``. With several signatures the columns are a MultiIndex ``(signature,
+        field)``: ``res["rice6", "score"]``; ``res.xs("score", axis=1, level=1)`` gives a
+        samples x signatures table. ``res.attrs["ifnscore"]`` holds the method, scale, genes
+        used and missing, how each gene was matched, the limits with their provenance notes,
+        and the rule of the borderline zone (``call_rule``).
+        For AnnData: ``None`` (written in place: ``obs`` columns, ``obsm[key]`` samples x
+        signatures scores, ``uns[key]``), or the copy when ``copy=True``.
 
     Raises
     ------
@@ -160,7 +185,7 @@ def score(
     >>> ref = ifnscore.calibrate(counts[samples["group"] == "control"], signature="rice6")
     >>> res = ifnscore.score(counts, signature="rice6", reference=ref)
     >>> list(res.columns)
-    ['score', 'positive', 'fold_over_limit', 'n_genes']
+    ['score', 'positive', 'fold_over_limit', 'call', 'healthy_percentile', 'n_genes']
     >>> bool(res.loc["JDM01_d000", "positive"])
     True
     """
@@ -189,6 +214,8 @@ def score(
         min_genes=min_genes,
         duplicates=duplicates,
         id_type=id_type,
+        repeatability_cv=repeatability_cv,
+        allow_partial=allow_partial,
         options=options,
     )
     if _is_anndata(data):
@@ -218,6 +245,9 @@ def score_table(
     min_genes: int | None = None,
     duplicates: str = "sum",
     id_type: IdType = "auto",
+    repeatability_cv: float | None = None,
+    allow_partial: bool = False,
+    limit_arg: str = "upper_limit",
     options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """The internal scorer behind :func:`score`, the CLI, the report, :func:`verify_limit` and
@@ -267,7 +297,16 @@ def score_table(
         for j, sig in enumerate(sigs):
             need = default_min_genes(len(sig.all_genes)) if min_genes is None else min_genes
             comp.scores[comp.n_genes[:, j] < need, j] = np.nan
-    limits = _limits(sigs, reference, upper_limit)
+    found = {sig.name: [m.gene for m in matches[sig.name] if m.found] for sig in sigs}
+    limits = resolve_limits(
+        upper_limit,
+        signatures=sigs,
+        method=meth,
+        reference=reference,
+        arg=limit_arg,
+        genes_used=found,
+    )
+    per_sample: dict[str, np.ndarray] = {}
     if groups is not None:
         if reference is None or upper_limit is not None:
             raise InputError(
@@ -275,15 +314,18 @@ def score_table(
             )
         for sig in sigs:
             parts = reference.signatures[sig.name].partitions
-            limits[sig.name] = (sample_limits(parts, expr.samples, groups), "partition")  # type: ignore[assignment]
+            per_sample[sig.name] = sample_limits(parts, expr.samples, groups)
     if meth.depends_on_cohort(options) and any(v is not None for v in limits.values()):
         warn(
             f"method={meth.name!r} is cohort-dependent: a sample's score changes with the other samples scored "
             "with it, so a fixed upper limit may not transfer between cohorts.",
             IfnscoreWarning,
         )
-    result = _frame(expr, sigs, comp, limits)
-    result.attrs["ifnscore"] = _metadata(expr, sigs, meth, matches, limits, reference, options)
+    calls = _Calls(repeatability_cv, allow_partial)
+    result = _frame(expr, sigs, comp, meth, limits, per_sample, reference, calls, matches)
+    result.attrs["ifnscore"] = _metadata(
+        expr, sigs, meth, matches, limits, per_sample, reference, options, calls
+    )
     return result
 
 
@@ -299,7 +341,8 @@ def _check_arguments(*, nan: Any, scale: Any, rows: Any, duplicates: Any, id_typ
         ("duplicates", duplicates, ("sum", "error")),
     ):
         if not isinstance(value, str) or value not in allowed:
-            raise InputError(
+            error = ScaleError if name == "scale" else InputError
+            raise error(
                 f"{name}={value!r} is not valid; use one of {', '.join(map(repr, allowed))}."
             )
     check_id_type(id_type)
@@ -320,6 +363,8 @@ _SCORE_KEYWORDS = (
     "min_genes",
     "duplicates",
     "id_type",
+    "repeatability_cv",
+    "allow_partial",
     "key",
     "copy",
 )
@@ -341,70 +386,148 @@ def _signatures_of(reference: Reference) -> list[Signature]:
     return out
 
 
-def _limits(
-    sigs: Sequence[Signature],
-    reference: Reference | None,
-    upper_limit: float | str | Mapping[str, float | str] | None,
-) -> dict[str, tuple[float, str] | None]:
-    out: dict[str, tuple[float, str] | None] = {}
-    if isinstance(upper_limit, Mapping):
-        unknown = sorted(set(upper_limit) - {s.name for s in sigs})
-        if unknown:
+class _Calls:
+    """How a score is called against its limit (``call``, the borderline zone)."""
+
+    #: z of the 90 % two-sided interval: the level of the limits' own CIs (CLSI EP28).
+    Z90 = 1.6448536269514722
+
+    def __init__(self, repeatability_cv: float | None, allow_partial: bool) -> None:
+        if repeatability_cv is not None and (
+            isinstance(repeatability_cv, bool)
+            or not isinstance(repeatability_cv, int | float)
+            or not 0 < repeatability_cv < 1
+        ):
             raise InputError(
-                f"upper_limit= names signatures {unknown} that are not scored "
-                f"(scored: {[s.name for s in sigs]})."
+                f"repeatability_cv={repeatability_cv!r} must be the assay's coefficient of variation "
+                "as a fraction between 0 and 1 (e.g. 0.15 for 15 %)."
             )
-    for sig in sigs:
-        value = upper_limit.get(sig.name) if isinstance(upper_limit, Mapping) else upper_limit
-        if isinstance(value, str):
-            if value not in ("published", "controls"):
-                raise InputError(
-                    f"upper_limit={value!r} is not valid; use a number, 'published' or 'controls'."
-                )
-            if reference is None:
-                raise InputError(
-                    f"upper_limit={value!r} takes the limit from a reference; pass reference= or a number."
-                )
-            lim = reference.signatures[sig.name].limits.get(value)
-            if lim is None:
-                raise InputError(
-                    f"upper_limit={value!r}: the reference holds no {value} limit for signature "
-                    f"{sig.name!r} (it has {sorted(reference.signatures[sig.name].limits)})."
-                )
-            out[sig.name] = (lim.value, lim.source)
-        elif value is not None:
-            try:
-                out[sig.name] = (float(value), "user")
-            except (TypeError, ValueError):
-                raise InputError(
-                    f"upper_limit={value!r} must be a number, 'published' or 'controls' (or a dict "
-                    "signature -> one of these)."
-                ) from None
-            if not np.isfinite(out[sig.name][0]):  # type: ignore[index]
-                raise InputError(f"upper_limit={value!r} must be finite.")
-        elif reference is not None:
-            lim = reference.signatures[sig.name].upper_limit
-            out[sig.name] = (lim.value, lim.source)
-        else:
-            out[sig.name] = None
+        if not isinstance(allow_partial, bool):
+            raise InputError(f"allow_partial={allow_partial!r} must be True or False.")
+        self.cv = None if repeatability_cv is None else float(repeatability_cv)
+        self.allow_partial = allow_partial
+
+    def zone(self, lim: Limit) -> tuple[float, float, str]:
+        """(low, high, rule) of the borderline zone around ``lim``."""
+        lo = hi = float(lim.value)
+        parts = []
+        ci_lo, ci_hi = lim.details.get("ci_low"), lim.details.get("ci_high")
+        if ci_lo is not None and ci_hi is not None:
+            lo, hi = min(lo, float(ci_lo)), max(hi, float(ci_hi))
+            level = round(100 * float(lim.details.get("ci_level", 0.9)))
+            parts.append(f"the limit's {level} % CI [{ci_lo:.4g}, {ci_hi:.4g}]")
+        if self.cv is not None:
+            half = self.Z90 * self.cv * abs(float(lim.value))
+            lo, hi = min(lo, lim.value - half), max(hi, lim.value + half)
+            parts.append(
+                f"limit +/- 1.645 x repeatability_cv {self.cv:g} x limit (+/- {half:.4g}: a 90 % "
+                "interval of one measurement at the limit)"
+            )
+        if not parts:
+            return lo, hi, "none: the limit has no CI and no repeatability_cv was given"
+        return (
+            lo,
+            hi,
+            (
+                "borderline when the score lies in "
+                + " and ".join(parts)
+                + f": [{lo:.4g}, {hi:.4g}]"
+            ),
+        )
+
+
+def _call(score: np.ndarray, value: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    out = np.full(score.shape, "negative", dtype=object)
+    with np.errstate(invalid="ignore"):
+        out[score >= value] = "positive"
+        out[(score >= lo) & (score <= hi) & (lo < hi)] = "borderline"
+    out[~np.isfinite(score)] = "unclassified"
     return out
+
+
+def _healthy_percentile(score: np.ndarray, controls: Sequence[float]) -> np.ndarray:
+    """Where each score falls among the healthy controls' scores: the mid-rank percentile
+    100 (#below + #equal / 2) / n."""
+    c = np.sort(np.asarray(controls, dtype=np.float64))
+    below = np.searchsorted(c, score, side="left")
+    upto = np.searchsorted(c, score, side="right")
+    out = 100.0 * (below + (upto - below) / 2.0) / c.size
+    out[~np.isfinite(score)] = np.nan
+    return out
+
+
+def _fitted_tail(score: np.ndarray, lim: Limit | None) -> tuple[np.ndarray | None, str]:
+    """P(healthy score > score) under the normal the controls' mean + K SD rule fitted on its
+    scale (raw, log or Box-Cox); ``None`` for rules that fit no distribution."""
+    if lim is None or "mean" not in lim.details or "sd" not in lim.details:
+        return None, "not computed: the controls' limit rule fits no distribution (not mean + K SD)"
+    from scipy import special
+
+    scale = lim.details.get("scale", "raw")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if scale == "log":
+            t = np.log(score)
+        elif scale == "boxcox":
+            lam = float(lim.details["lambda"])
+            t = np.log(score) if lam == 0 else (np.power(score, lam) - 1.0) / lam
+        else:
+            t = score
+        z = (t - float(lim.details["mean"])) / float(lim.details["sd"])
+    how = (
+        f"normal fitted to the controls on the {scale} scale ({lim.rule}: mean "
+        f"{float(lim.details['mean']):.4g}, SD {float(lim.details['sd']):.4g})"
+    )
+    return 0.5 * special.erfc(z / np.sqrt(2.0)), how
 
 
 def _frame(
     expr: Expression,
     sigs: Sequence[Signature],
     comp: Computed,
-    limits: Mapping[str, tuple[float, str] | None],
+    meth: Method,
+    limits: Mapping[str, Limit | None],
+    per_sample: Mapping[str, np.ndarray],
+    reference: Reference | None,
+    calls: _Calls,
+    matches: Mapping[str, tuple[GeneMatch, ...]],
 ) -> pd.DataFrame:
     parts = {}
     for j, sig in enumerate(sigs):
         s = comp.scores[:, j]
         cols: dict[str, Any] = {"score": s}
         lim = limits[sig.name]
-        if lim is not None:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                cols["positive"] = np.asarray(s >= lim[0], dtype=bool)
-                cols["fold_over_limit"] = s / lim[0]
+        if sig.name in per_sample:
+            value = per_sample[sig.name]
+            partitions = reference.signatures[sig.name].partitions  # type: ignore[union-attr]
+            zone = {p.value: calls.zone(p) for p in partitions.values()}
+            lo = np.array([zone[v][0] for v in value])
+            hi = np.array([zone[v][1] for v in value])
+            source = "partition"
+        elif lim is not None:
+            value = np.full(s.shape, float(lim.value))
+            lo_, hi_, _ = calls.zone(lim)
+            lo, hi = np.full(s.shape, lo_), np.full(s.shape, hi_)
+            source = lim.source
+        else:
+            value = None
+        if value is not None:
+            n_found = sum(m.found for m in matches[sig.name])
+            partial = comp.n_genes[:, j] < n_found
+            # a published limit holds for the score over all its genes: a sample scored on fewer
+            # (nan="omit") is not classified against it unless allow_partial=True
+            held = np.where(
+                partial & (source == "published") & (not calls.allow_partial), np.nan, s
+            )
+            with np.errstate(invalid="ignore"):
+                cols["positive"] = np.asarray(held >= value, dtype=bool)
+            cols["fold_over_limit"] = fold_over(held, value, meth)
+            cols["call"] = _call(held, value, lo, hi)
+        if reference is not None and reference.signatures[sig.name].control_scores:
+            sref = reference.signatures[sig.name]
+            cols["healthy_percentile"] = _healthy_percentile(s, sref.control_scores)
+            tail, _ = _fitted_tail(s, sref.limits.get("controls"))
+            if tail is not None:
+                cols["healthy_tail_p"] = tail
         cols["n_genes"] = comp.n_genes[:, j]
         for k, v in comp.extras.items():
             cols[k] = np.asarray(v)[:, j]
@@ -423,10 +546,51 @@ def _metadata(
     sigs: Sequence[Signature],
     meth: Method,
     matches: Mapping[str, tuple[GeneMatch, ...]],
-    limits: Mapping[str, tuple[float, str] | None],
+    limits: Mapping[str, Limit | None],
+    per_sample: Mapping[str, np.ndarray],
     reference: Reference | None,
     options: Mapping[str, Any],
+    calls: _Calls,
 ) -> dict[str, Any]:
+    def limit_meta(sig: Signature) -> dict[str, Any]:
+        lim = limits[sig.name]
+        if sig.name in per_sample:
+            partitions = reference.signatures[sig.name].partitions  # type: ignore[union-attr]
+            return {
+                "upper_limit": per_sample[sig.name].tolist(),
+                "upper_limit_source": "partition",
+                "upper_limit_rule": "each sample's partition (groups=)",
+                "upper_limit_notes": [],
+                "call_rule": "; ".join(f"{g}: {calls.zone(p)[2]}" for g, p in partitions.items()),
+            }
+        if lim is None:
+            return {
+                "upper_limit": None,
+                "upper_limit_source": None,
+                "upper_limit_rule": None,
+                "upper_limit_notes": [],
+                "call_rule": None,
+            }
+        return {
+            "upper_limit": float(lim.value),
+            "upper_limit_source": lim.source,
+            "upper_limit_rule": lim.rule,
+            "upper_limit_citation": lim.citation,
+            "upper_limit_notes": list(lim.notes),
+            "call_rule": calls.zone(lim)[2],
+        }
+
+    def healthy_meta(sig: Signature) -> dict[str, Any]:
+        if reference is None or not reference.signatures[sig.name].control_scores:
+            return {}
+        sref = reference.signatures[sig.name]
+        _, how = _fitted_tail(np.array([1.0]), sref.limits.get("controls"))
+        return {
+            "healthy_percentile": "mid-rank percentile among the reference's "
+            f"{len(sref.control_scores)} healthy controls' scores",
+            "healthy_tail_p": how,
+        }
+
     return {
         "ifnscore_version": __version__,
         "method": meth.name,
@@ -436,16 +600,17 @@ def _metadata(
         "scale_note": expr.scale_note,
         "input": expr.container,
         "n_samples": expr.shape[0],
+        "fold_over_limit": fold_over_note(meth),
+        "allow_partial": calls.allow_partial,
+        "repeatability_cv": calls.cv,
         "signatures": {
             sig.name: {
                 "genes": list(sig.all_genes),
                 "genes_used": [m.gene for m in matches[sig.name] if m.found],
                 "genes_missing": [m.gene for m in matches[sig.name] if not m.found],
                 "matches": matches_frame(matches[sig.name]).to_dict(orient="records"),
-                "upper_limit": None
-                if limits[sig.name] is None
-                else np.asarray(limits[sig.name][0]).tolist(),  # type: ignore[index]
-                "upper_limit_source": None if limits[sig.name] is None else limits[sig.name][1],  # type: ignore[index]
+                **limit_meta(sig),
+                **healthy_meta(sig),
             }
             for sig in sigs
         },

@@ -41,8 +41,18 @@ def test_in_place_writes_obs_and_uns_and_returns_none(adata_and_ref):
         "ifnscore",
         "ifnscore_positive",
         "ifnscore_fold_over_limit",
+        "ifnscore_call",
+        "ifnscore_healthy_percentile",
         "ifnscore_n_genes",
     ]
+    # obsm[key]: samples x signatures scores (decoupler's obsm["score_<method>"] layout)
+    assert list(a.obsm["ifnscore"].columns) == ["rice6"]
+    np.testing.assert_allclose(a.obsm["ifnscore"]["rice6"], expected["score"], rtol=1e-12)
+    # read back by the one module that knows the layout, not by decoding names
+    from ifnscore._results import from_anndata
+
+    back = from_anndata(a)
+    pd.testing.assert_frame_equal(back, expected, check_exact=True)
     assert uns["reference"]["n_controls"] == 40
     # nothing else changed: same matrix object, same obs rows, original metadata kept
     assert a.X is not None

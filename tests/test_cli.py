@@ -56,7 +56,14 @@ def test_score_with_controls_file_equals_api(cohort, capsys):
     want = ifnscore.score(counts, reference=ref)
     np.testing.assert_allclose(got["score"], want["score"], rtol=1e-12)
     assert got["positive"].tolist() == want["positive"].tolist()
-    assert list(got.columns) == ["score", "positive", "fold_over_limit", "n_genes"]
+    assert list(got.columns) == [
+        "score",
+        "positive",
+        "fold_over_limit",
+        "call",
+        "healthy_percentile",
+        "n_genes",
+    ]
 
 
 def test_calibrate_then_score_with_reference(cohort, tmp_path, capsys):

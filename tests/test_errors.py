@@ -165,8 +165,17 @@ def test_duplicate_sample_names(ref):
 
 
 def test_duplicate_gene_names_error_or_sum(ref):
-    genes = [*GENES[:-1], "IFI27"]
-    with pytest.raises(errors.GeneMatchError, match=r"IFI27 <- \['IFI27', 'IFI27'\].*unique"):
+    genes = [*GENES[:-1], "IFI27"]  # one label twice: refused whatever duplicates= says
+    for dup in ("sum", "error"):
+        with pytest.raises(errors.InputError, match=r"duplicated gene labels \['IFI27'\]"):
+            ifnscore.score(
+                _patients(), genes=genes, scale="linear", method="mean_log", duplicates=dup
+            )
+    # two distinct identifiers of IFI27 (its two Ensembl IDs): summed (default) or refused
+    genes = ["ENSG00000165949" if g == "IFI27" else g for g in GENES[:-1]] + ["ENSG00000275214"]
+    with pytest.raises(
+        errors.GeneMatchError, match=r"IFI27 <- \['ENSG00000165949', 'ENSG00000275214'\]"
+    ):
         ifnscore.score(
             _patients(), genes=genes, scale="linear", method="mean_log", duplicates="error"
         )

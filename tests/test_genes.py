@@ -239,7 +239,7 @@ def test_same_scores_whatever_the_keying(example, universe, scores_by_symbol, ke
     res = ifnscore.score(data, reference=ref)
     expected = scores_by_symbol[method]
     # identical: the same columns are gathered in the same order (tolerance 0)
-    np.testing.assert_array_equal(res.to_numpy(), expected.to_numpy())
+    pd.testing.assert_frame_equal(res, expected, check_exact=True)
     assert res.columns.equals(expected.columns)
     via = {
         "symbol": "symbol",

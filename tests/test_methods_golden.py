@@ -154,11 +154,13 @@ def test_golden_counts_are_scored_as_cpm(method, dtype):
 
 
 def test_golden_duplicate_gene_columns_are_summed_on_the_linear_scale():
-    # IFI27 measured twice (e.g. two probes); default duplicates="sum" adds them (linear scale).
-    genes = [*RICE6, "IFI27"]
+    # IFI27 measured twice under its two Ensembl IDs (two distinct identifiers of one gene;
+    # one label twice is refused); default duplicates="sum" adds them (linear scale).
+    assert RICE6[0] == "IFI27"
+    genes = ["ENSG00000165949", *RICE6[1:], "ENSG00000275214"]
     ctrl = np.array([[*r, r[0]] for r in CONTROLS])  # doubles IFI27 in the controls
     pat = np.log2(np.array([[*r, 3.0 * r[0]] for r in PATIENTS]) + 1)  # 4x IFI27, on log2
-    with pytest.warns(ifnscore.errors.IfnscoreWarning, match=r"IFI27 <- \['IFI27', 'IFI27'\]"):
+    with pytest.warns(ifnscore.errors.IfnscoreWarning, match=r"IFI27 <- \['ENSG00000165949', 'ENSG00000275214'\]"):
         ref = ifnscore.calibrate(ctrl, genes=genes, scale="linear", method="fc_sum")
     with (
         pytest.warns(ifnscore.errors.IfnscoreWarning, match="summed on the linear"),
