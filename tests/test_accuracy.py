@@ -333,3 +333,24 @@ def test_bench_accuracy_cli_errors(tmp_path, capsys):
     assert "--data need --accuracy; add it, or leave them out." in capsys.readouterr().err
     assert main(["bench", "--accuracy", "--samples", samples]) == 1
     assert "--data is missing" in capsys.readouterr().err
+
+
+def test_published_limit_rows(tmp_path):
+    # rice6 publishes fc_sum < 12.49 and fc_median < 2.466 (Rice et al. 2013): one row each
+    table, _ = acc.evaluate(
+        _counts(),
+        _sheet(),
+        methods=["fc_sum", "fc_median", "mean_log"],
+        signatures=["rice6"],
+        scale="counts",
+        published=True,
+    )
+    assert list(table["method"]) == ["fc_sum", "fc_median"]
+    assert list(table["limit"]) == [12.49, 2.466]
+    assert list(table["limit_rule"]) == ["published", "published"]
+    data, samples = _files(tmp_path)
+    acc.main(["--data", data, "--samples", samples, "--scale", "counts", "--out", str(tmp_path),
+              "--methods", "fc_sum", "--signatures", "rice6"])  # fmt: skip
+    pub = pd.read_csv(tmp_path / "accuracy_published.csv")
+    assert list(pub.columns) == EXPECTED_COLUMNS
+    assert pub.loc[0, "limit"] == 12.49
