@@ -97,6 +97,8 @@ html_sidebars = {
     for page in (
         "index",
         "getting-started",
+        "from-spreadsheet",
+        "from-scanpy",
         "concepts",
         "signatures",
         "formats",

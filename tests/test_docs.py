@@ -348,20 +348,60 @@ def test_pages_added_to_docs_get_a_table_of_contents(docgen, tmp_path, monkeypat
 
 # --------------------------------------------------------------------------- page examples
 FENCE = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
-PAGES = sorted(p for p in DOCS.glob("*.md") if FENCE.search(p.read_text(encoding="utf-8")))
+#: ```python and ```console blocks, in page order (a console line "$ ifnscore ..." is run)
+BLOCK = re.compile(r"^```(python|console)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+PAGES = sorted(p for p in DOCS.glob("*.md") if BLOCK.search(p.read_text(encoding="utf-8")))
+#: peers a page may compare with, in its last blocks: skipped (the blocks before ran) if absent
+PEERS = ("matplotlib", "scanpy", "decoupler", "pyucell", "openpyxl")
 
 
 def test_pages_with_python_examples_are_found():
     assert DOCS / "getting-started.md" in PAGES
+    assert DOCS / "from-spreadsheet.md" in PAGES
+    assert DOCS / "from-scanpy.md" in PAGES
+
+
+def _console_commands(block: str) -> list[list[str]]:
+    import shlex
+
+    out = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            argv = shlex.split(line[2:], comments=True)
+            assert argv[0] == "ifnscore", f"console examples run ifnscore only: {line!r}"
+            out.append(argv[1:])
+    return out
+
+
+def test_console_commands_are_parsed():
+    block = "$ ifnscore score a.csv -o 'my scores.csv'  # a comment\nwrote 3 rows\n"
+    assert _console_commands(block) == [["score", "a.csv", "-o", "my scores.csv"]]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_python_examples_in_pages_run(page, tmp_path, monkeypatch):
-    """Every ```python block of a hand-written page runs, in order, in one namespace per page."""
+def test_examples_in_pages_run(page, tmp_path, monkeypatch, capsys):
+    """Every ```python block of a hand-written page runs, in order, in one namespace per page,
+    and every ``$ ifnscore ...`` line of its ```console blocks exits 0, in the same folder."""
+    from ifnscore.cli import main
+
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
-    for i, block in enumerate(FENCE.findall(page.read_text(encoding="utf-8"))):
+    text = page.read_text(encoding="utf-8")
+    for i, (kind, block) in enumerate(BLOCK.findall(text)):
+        if kind == "console":
+            for argv in _console_commands(block):
+                code = main(argv)
+                assert code == 0, (
+                    f"{page.name}: `ifnscore {' '.join(argv)}` exited {code}: "
+                    + (capsys.readouterr().err[-2000:])
+                )
+            continue
         if "from ifnscore import plot" in block or "ifnscore.report import" in block:
             pytest.importorskip("matplotlib")  # the `plot` extra; the blocks before it ran
-        code = compile(block, f"{page.name}[python block {i + 1}]", "exec")
+        needs = [peer for peer in PEERS if re.search(rf"^import {peer}\b", block, re.M)]
+        if ".to_excel(" in block:
+            needs.append("openpyxl")
+        for peer in needs:
+            pytest.importorskip(peer)
+        code = compile(block, f"{page.name}[block {i + 1}]", "exec")
         exec(code, namespace)
