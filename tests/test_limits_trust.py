@@ -569,3 +569,20 @@ def test_any_non_positive_limit_is_refused(value):
         Reference.from_dict(d)
     with pytest.raises(errors.InputError, match="upper_limit="):
         resolve_limits(value, signatures=[RICE6], method="fc_sum")
+
+
+def test_partitions_below_the_minimum_warn_once():
+    # 30 controls split 15 / 15: each partition is below ep28's 20
+    labels = ["a", "b"] * 20
+    labels = labels[:30]
+    with pytest.warns(
+        errors.IfnscoreWarning,
+        match=r"groups=: partitions 'a' \(n = 15\), 'b' \(n = 15\) of signature 'rice6' have "
+        r"fewer controls than rule 'ep28' needs \(20\)",
+    ) as got:
+        ref = _calibrate(np.linspace(0.5, 1.5, 30), groups=labels)
+    assert sum("groups=" in str(w.message) for w in got) == 1
+    for part in ref.signatures["rice6"].partitions.values():
+        assert "15 controls, below the rule's minimum of 20" in part.details["below_minimum"]
+    with pytest.raises(errors.InputError, match="15 controls, below the rule's minimum of 20"):
+        _calibrate(np.linspace(0.5, 1.5, 30), groups=labels, strict=True)
