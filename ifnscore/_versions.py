@@ -79,15 +79,15 @@ def format_versions(found: dict[str, str] | None = None) -> str:
     Returns
     -------
     str
-        One line per package, names padded to one width, ending with a newline.
+        One line per package, ``name version`` separated by one space (the first line is
+        ``ifnscore <version>``, what ``--version`` printed before), ending with a newline.
 
     Examples
     --------
     >>> from ifnscore._versions import format_versions
     >>> print(format_versions({"ifnscore": "0.1.0", "python": "3.12.1"}), end="")
     ifnscore 0.1.0
-    python   3.12.1
+    python 3.12.1
     """
     found = versions() if found is None else found
-    width = max((len(k) for k in found), default=0)
-    return "".join(f"{k.ljust(width)} {v}\n" for k, v in found.items())
+    return "".join(f"{k} {v}\n" for k, v in found.items())
