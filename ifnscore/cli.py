@@ -108,11 +108,14 @@ def _progress(
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("reading the input (see `ifnscore.read`)")
+    from ._io import FORMATS
+
     g.add_argument(
         "--format",
         default="auto",
-        help="input format (default: detected): delimited, excel, parquet, h5ad, 10x_h5, 10x_mtx, gct, "
-        "salmon, featurecounts, count_files, qpcr, nanostring",
+        choices=FORMATS,
+        metavar="FORMAT",
+        help="input format (default: detected from the content): " + ", ".join(FORMATS[1:]),
     )
     g.add_argument(
         "--rows",

@@ -76,15 +76,14 @@ doi:10.3389/fpsyg.2017.00456
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._io._frame import read_frame
 from ._warn import warn
 from .errors import IfnscoreWarning, InputError
 
@@ -341,8 +340,13 @@ def follow(
             "metadata= is required: a DataFrame indexed by sample (or AnnData, or a CSV path) "
             f"with the {patient!r} and {time!r} columns."
         )
-    limit = _resolve_limit(upper_limit, limit_rec, series)
-    meta = _read_table(metadata, "metadata", index=True)
+    method = (
+        getattr(scores, "attrs", {}).get("ifnscore", {}).get("method") if adata is None else None
+    )
+    if adata is not None:
+        method = adata.uns.get(key, {}).get("method")
+    limit = _resolve_limit(upper_limit, limit_rec, series, method)
+    meta = read_frame(metadata, arg="metadata")
     clin = _as_names(clinical)
     need = [patient, time, *clin]
     lost = [c for c in need if c not in meta.columns]
@@ -769,24 +773,11 @@ def _scores_from_frame(
 def _scores_from_anndata(
     adata: Any, key: str, signature: str | None
 ) -> tuple[pd.Series, tuple[float | None, pd.Series | None], str | None]:
-    meta = adata.uns.get(key, {})
-    sig_meta = meta.get("signatures", {}) if isinstance(meta, Mapping) else {}
-    sigs = list(sig_meta)
-    if len(sigs) > 1:
-        if signature is None:
-            raise InputError(
-                f"AnnData uns[{key!r}] holds several signatures {sigs}; choose one with signature=."
-            )
-        col = f"{key}_{signature}"
-    else:
-        col = key
-        signature = signature or (sigs[0] if sigs else None)
-    if col not in adata.obs.columns:
-        raise InputError(
-            f"AnnData has no obs[{col!r}]; score it first with ifnscore.score(adata, ..., key={key!r})."
-        )
-    fold = adata.obs.get(f"{col}_fold_over_limit")
-    return adata.obs[col].astype(float), (_recorded(sig_meta, signature), fold), signature
+    """The scores an AnnData holds under ``key``, read back by :mod:`ifnscore._results` (the
+    one module that knows the layout)."""
+    from ._results import from_anndata
+
+    return _scores_from_frame(from_anndata(adata, key, arg="scores"), signature)
 
 
 def _recorded(sig_meta: Any, name: str | None) -> float | None:
@@ -800,30 +791,35 @@ def _recorded(sig_meta: Any, name: str | None) -> float | None:
 
 
 def _resolve_limit(
-    upper_limit: float | None, rec: tuple[float | None, pd.Series | None], scores: pd.Series
+    upper_limit: Any, rec: tuple[float | None, pd.Series | None], scores: pd.Series, method: Any
 ) -> float:
+    """The limit that defines above/below for the visits: ``upper_limit=`` (a number or a
+    ``Limit``, validated as everywhere by :func:`ifnscore._limits.check_value`), else the one
+    recorded with the scores, else exactly ``score / fold_over_limit`` when every visit agrees."""
+    from ._limits import Limit, check_value
+
     recorded, fold = rec
     if upper_limit is not None:
-        try:
-            value = float(upper_limit)
-        except (TypeError, ValueError):
-            raise InputError(f"upper_limit={upper_limit!r} must be a number.") from None
-    elif recorded is not None:
-        value = recorded
-    elif fold is not None:
+        value = upper_limit.value if isinstance(upper_limit, Limit) else upper_limit
+        return check_value(value, method=method, arg="upper_limit")
+    if recorded is not None:
+        return check_value(recorded, method=method, arg="the scores' recorded upper limit")
+    if fold is not None:
         # the scores lost their attrs (e.g. after a join): the limit is score / fold_over_limit
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = scores.to_numpy(dtype=float) / np.asarray(fold, dtype=float)
         ratio = ratio[np.isfinite(ratio)]
-        value = float(np.median(ratio)) if ratio.size else float("nan")
-    else:
-        value = float("nan")
-    if not (np.isfinite(value) and value > 0):
-        raise InputError(
-            "No upper limit is known: pass upper_limit= (e.g. reference.upper_limit), or the "
-            "DataFrame returned by ifnscore.score with a reference (it records the limit)."
-        )
-    return value
+        if ratio.size and np.allclose(ratio, ratio[0], rtol=1e-9, atol=0):
+            return check_value(float(ratio[0]), method=method, arg="score / fold_over_limit")
+        if ratio.size:
+            raise InputError(
+                "The scores carry no recorded limit and score / fold_over_limit differs between visits "
+                "(several limits, e.g. partitions); pass upper_limit=."
+            )
+    raise InputError(
+        "No upper limit is known: pass upper_limit= (e.g. reference.upper_limit), or the "
+        "DataFrame returned by ifnscore.score with a reference (it records the limit)."
+    )
 
 
 def _as_names(value: str | Sequence[str] | None) -> list[str]:
@@ -832,31 +828,6 @@ def _as_names(value: str | Sequence[str] | None) -> list[str]:
     if isinstance(value, str):
         return [value]
     return [str(v) for v in value]
-
-
-def _read_table(obj: Any, arg: str, *, index: bool) -> pd.DataFrame:
-    """A copy of a DataFrame, an AnnData's obs, a dict of lists, or a CSV/TSV file."""
-    if _is_anndata(obj):
-        return obj.obs.copy()
-    if isinstance(obj, pd.DataFrame):
-        return obj.copy()
-    if isinstance(obj, Mapping):
-        try:
-            return pd.DataFrame({k: list(v) for k, v in obj.items()})
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{arg}: cannot make a table of this dict ({exc}).") from None
-    if isinstance(obj, str | os.PathLike):
-        path = Path(obj)
-        name = path.name.lower()
-        sep = "\t" if any(name.endswith(s) for s in (".tsv", ".tsv.gz", ".txt", ".txt.gz")) else ","
-        try:
-            return pd.read_csv(path, sep=sep, index_col=0 if index else None)
-        except OSError as exc:
-            raise InputError(f"{arg}: cannot read {str(path)!r} ({exc.strerror or exc}).") from None
-    raise InputError(
-        f"{arg} must be a DataFrame, an AnnData, or the path of a CSV/TSV file, got "
-        f"{type(obj).__name__}."
-    )
 
 
 def _blank_to_nan(col: pd.Series) -> pd.Series:
@@ -903,7 +874,7 @@ def _treatments(
     cols = [*_TREATMENT_COLUMNS, "ongoing"]
     if obj is None:
         return pd.DataFrame(columns=cols)
-    t = _read_table(obj, "treatments", index=False)
+    t = read_frame(obj, arg="treatments", index=False)
     lost = [c for c in ("patient", "drug", "start") if c not in t.columns]
     if lost:
         raise InputError(

@@ -7,8 +7,9 @@ result tables (the CLI's ``-o``). Both handle ``.csv``, ``.tsv`` (``.txt``, ``.t
 ``.bz2``, ``.xz`` or ``.zst`` — really compressed on writing (the codec is chosen from the
 name asked for, not from a temporary file's), detected from the content on reading.
 
-Labels are kept as written: ``NA``, ``N/A``, ``NULL``, ``None`` and ``nan`` are names (or
-text), not missing values; only an empty cell is missing. A table whose first column (the
+Labels (the first column) are kept as written: ``NA``, ``N/A``, ``NULL``, ``None`` and
+``nan`` are names there, not missing values; only an empty label is missing (and refused). In
+the other columns those words mean a missing value, as pandas reads them. A table whose first column (the
 sample names) has an empty or repeated label is refused naming the row.
 """
 
@@ -119,13 +120,17 @@ def read_frame(obj: Any, *, arg: str, index: bool = True) -> pd.DataFrame:
 
 def _parse(raw: bytes, kind: str) -> pd.DataFrame:
     if kind in ("csv", "tsv"):
+        from ._delimited import labels_kept_as_written
+
         text = raw.decode("utf-8-sig")
+        sep = "," if kind == "csv" else "\t"
+        n = len(text.split("\n", 1)[0].split(sep))
         return pd.read_csv(
             io.StringIO(text),
-            sep="," if kind == "csv" else "\t",
+            sep=sep,
             dtype=str,
             keep_default_na=False,
-            na_values=[""],
+            na_values=labels_kept_as_written(n),
         ).pipe(_numeric)
     if kind == "json":
         return pd.read_json(io.BytesIO(raw), orient="records", dtype=False, convert_dates=False)
@@ -171,9 +176,9 @@ def write_frame(frame: pd.DataFrame, path: str | os.PathLike, *, arg: str = "out
         elif kind == "tsv":
             buf.write(flat.to_csv(sep="\t").encode("utf-8"))
         elif kind == "json":
-            buf.write(flat.reset_index().to_json(orient="records", indent=1).encode("utf-8"))
+            buf.write(_json_records(flat).encode("utf-8"))
         elif kind == "parquet":
-            flat.to_parquet(buf)
+            flat.reset_index().to_parquet(buf, index=False)  # the names as the first column
         else:
             flat.to_excel(buf, engine="openpyxl")
     except ImportError as exc:
@@ -183,6 +188,28 @@ def write_frame(frame: pd.DataFrame, path: str | os.PathLike, *, arg: str = "out
         ) from None
     data = _compress(buf.getvalue(), comp, path, arg)
     return atomic_write(path, lambda p: p.write_bytes(data))
+
+
+def _json_records(frame: pd.DataFrame) -> str:
+    """Records with every float at full precision (``repr``: round-trips exactly; pandas'
+    ``to_json`` keeps 10 digits), NaN as ``null``."""
+    import json
+    import math
+
+    def cell(v: Any) -> Any:
+        if hasattr(v, "item"):
+            v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if v is pd.NA or v is pd.NaT:
+            return None
+        return v
+
+    rows = [
+        {str(k): cell(v) for k, v in r.items()}
+        for r in frame.reset_index().to_dict(orient="records")
+    ]
+    return json.dumps(rows, indent=1, allow_nan=False) + "\n"
 
 
 def _compress(data: bytes, comp: str | None, path: str | os.PathLike, arg: str) -> bytes:
