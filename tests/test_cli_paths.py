@@ -91,10 +91,12 @@ def test_output_equal_to_an_input_is_refused(files, tmp_path, capsys):
 def test_errors_speak_the_command_line(files, capsys):
     assert main(["score", str(files["data"]), "--method", "fc_median", "-q"]) == 1
     err = capsys.readouterr().err
-    assert "--reference REF.json" in err and "reference=" not in err
+    assert "--reference REF.json" in err
+    assert "reference=" not in err
     assert main(["score", str(files["data"]), "--scale", "log2", "--method", "mean_log", "-q"]) == 1
     err = capsys.readouterr().err
-    assert "--scale" in err and "scale=" not in err
+    assert "--scale" in err
+    assert "scale=" not in err
 
 
 def test_ctrl_c_exits_130_and_leaves_no_temporary(files, tmp_path, monkeypatch, capsys):
