@@ -487,21 +487,22 @@ def cohort(
 
 
 def _score_series(
-    scores: Any, signature: str | None, upper_limit: float | None
+    scores: Any, signature: str | None, upper_limit: Any
 ) -> tuple[pd.Series, float | None, str | None]:
-    from .longitudinal import _scores_from_frame
+    """The scores and the limit to draw: the same reading and the same limit rule as
+    :func:`ifnscore.follow` (``upper_limit=``, else the recorded one); no limit line when
+    none is known."""
+    from .errors import InputError
+    from .longitudinal import _resolve_limit, _scores_from_frame
 
-    series, (recorded, fold), sig = _scores_from_frame(scores, signature)
-    if upper_limit is not None:
-        return series, float(upper_limit), sig
-    if recorded is not None:
-        return series, recorded, sig
-    if fold is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = series.to_numpy(dtype=float) / np.asarray(fold, dtype=float)
-        r = r[np.isfinite(r)]
-        return series, (float(np.median(r)) if r.size else None), sig
-    return series, None, sig
+    series, rec, sig = _scores_from_frame(scores, signature)
+    method = getattr(scores, "attrs", {}).get("ifnscore", {}).get("method")
+    try:
+        return series, _resolve_limit(upper_limit, rec, series, method), sig
+    except InputError:
+        if upper_limit is not None:
+            raise
+        return series, None, sig
 
 
 def _align_groups(groups: Any, s: pd.Series) -> pd.Series:
