@@ -11,7 +11,7 @@ import pandas as pd
 
 from . import _intervals as iv
 from ._intervals import LimitVerification
-from ._limits import Limit
+from ._limits import Limit, check_value
 from ._reference import Reference
 from ._score import score
 from ._warn import warn
@@ -96,16 +96,13 @@ def verify_limit(
             )
         value = ref.signatures[signature].upper_limit.value
     elif isinstance(limit, Limit):
-        value = limit.value
+        value = check_value(limit.value, arg="limit")
+    elif isinstance(limit, int | float | np.integer | np.floating) and not isinstance(limit, bool):
+        value = check_value(limit, arg="limit")
     else:
-        try:
-            value = float(limit)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"limit= must be a number, an ifnscore.Reference or a Limit, got {type(limit).__name__}."
-            ) from None
-    if not np.isfinite(value):
-        raise InputError(f"limit={value!r} must be finite.")
+        raise InputError(
+            f"limit= must be a number, an ifnscore.Reference or a Limit, got {type(limit).__name__}."
+        )
     if not 0 < expected_outside < 1:
         raise InputError(
             f"expected_outside={expected_outside!r} must lie strictly between 0 and 1."
