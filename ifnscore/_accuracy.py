@@ -79,6 +79,7 @@ __all__ = [
     "main",
     "read_sheet",
     "run_from_args",
+    "summary_markdown",
     "to_markdown",
 ]
 
@@ -721,6 +722,40 @@ def to_markdown(table: pd.DataFrame, *, title: str = "", header: Sequence[str] =
         for k, text, n in footnotes.values():
             more = f" *({n} rows)*" if n > 1 else ""
             lines.append(f"{k}. {text.replace('|', '/')}{more}")
+    return "\n".join(lines) + "\n"
+
+
+def summary_markdown(table: pd.DataFrame) -> str:
+    """A methods x signatures matrix of ``auroc / auroc_vs_other`` (``auroc_other_vs_neg``
+    alone where no sample is type I): ``no score`` where the pair was refused outright,
+    ``*`` where only its limit was refused (the AUROCs need none)."""
+    no_pos = bool((table["n_pos"] == 0).all())
+    sigs = list(dict.fromkeys(table["signature"]))
+    methods = list(dict.fromkeys(table["method"]))
+    cells = {(r.method, r.signature): r for r in table.itertuples(index=False)}
+    what = "other vs negatives" if no_pos else "AUROC / vs other"
+    lines = [
+        f"| method ({what}) | " + " | ".join(sigs) + " |",
+        "|---|" + "---:|" * len(sigs),
+    ]
+    for m in methods:
+        out = []
+        for s in sigs:
+            r = cells.get((m, s))
+            if r is None:
+                out.append("")
+                continue
+            if no_pos:
+                text = _fmt(r.auroc_other_vs_neg, 2)
+            else:
+                a, o = _fmt(r.auroc, 2), _fmt(r.auroc_vs_other, 2)
+                text = f"{a} / {o}" if a or o else ""
+            if not text:
+                text = "no score"
+            elif r.refused:
+                text += "*"
+            out.append(text)
+        lines.append(f"| {m} | " + " | ".join(out) + " |")
     return "\n".join(lines) + "\n"
 
 

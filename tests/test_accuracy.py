@@ -354,3 +354,11 @@ def test_published_limit_rows(tmp_path):
     pub = pd.read_csv(tmp_path / "accuracy_published.csv")
     assert list(pub.columns) == EXPECTED_COLUMNS
     assert pub.loc[0, "limit"] == 12.49
+
+
+def test_summary_matrix(result):
+    table, _ = result
+    md = acc.summary_markdown(table)
+    assert md.splitlines()[0] == "| method (AUROC / vs other) | rice6 | feng5 |"
+    # fc_sum rice6: 18.5/24 = 0.771 and 9/12 = 0.75 (module docstring); feng5: genes missing
+    assert "| fc_sum | 0.77 / 0.75 | no score |" in md
