@@ -314,6 +314,8 @@ def _single_name(table: pd.DataFrame, meta: Mapping[str, Any]) -> list[str]:
     sigs = list(meta.get("signatures", {}))
     if len(sigs) == 1:
         return sigs
+    if sigs and all(f"{s}_score" in table.columns for s in sigs):
+        return sigs  # flat(result) with its attrs: the signatures as recorded
     # A flat table read back from a file: signatures from the "<sig>_score" columns.
     if "score" in table.columns:
         return ["score"]

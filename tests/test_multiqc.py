@@ -187,6 +187,12 @@ def test_flat_table_read_back_from_a_file_is_accepted(tmp_path):
     back = pd.read_csv(csv, index_col=0)
     written = write_multiqc(back, tmp_path / "mqc")
     assert [p.name for p in written][1:] == ["ifnscore_rice6_mqc.yaml", "ifnscore_feng5_mqc.yaml"]
+    # flat with the result's attrs and a metadata column ending in "_score": the recorded
+    # signatures are used, the metadata column is not taken for one
+    out = flat(res).assign(cmas_score=[1, 2, 3, 4])
+    out.attrs = dict(res.attrs)
+    written = write_multiqc(out, tmp_path / "mqc2")
+    assert [p.name for p in written][1:] == ["ifnscore_rice6_mqc.yaml", "ifnscore_feng5_mqc.yaml"]
 
 
 def test_input_table_is_not_modified(tmp_path):
