@@ -375,6 +375,7 @@ def _reference_section(reference: Reference, signature: str, sref: Any, plot: An
         "method citation": method["citation"],
         "signature genes": ", ".join(sref.genes + sref.down),
         "genes used": ", ".join(sref.genes_used),
+        "genes left out": ", ".join(getattr(sref, "excluded_genes", ())) or "none",
         "signature source": f"{sref.citation} doi:{sref.doi}" if sref.doi else sref.citation,
         "upper limit": f"{_num(lim.value)} ({lim.source}: {lim.rule})",
         "limit citation": lim.citation or "–",
@@ -389,13 +390,9 @@ def _reference_section(reference: Reference, signature: str, sref: Any, plot: An
         if other is not lim and name != lim.source:
             items[f"{name} limit"] = f"{_num(other.value)} ({other.rule})"
     parts = ['<h2 id="reference">Reference</h2>', _kv(items)]
-    if reference.method == "fc_sum" and signature == "rice6" and lim.source == "published":
-        parts.append(
-            '<p class="note">The limit 12.49 is the reference range reported with a patient '
-            "value of 892.89 (J Clin Med 2026, doi:10.3390/jcm15020709). That laboratory's "
-            "formula is not published; reading it as a sum of six fold changes over healthy "
-            "medians is ifnscore's interpretation.</p>"
-        )
+    # the limit's provenance travels with it (ifnscore._limits.Limit.notes): printed as is
+    for note in getattr(lim, "notes", ()):
+        parts.append(f'<p class="note">{_e(note)}</p>')
     if sref.control_scores:
         parts.append(
             _figure_html(
