@@ -578,6 +578,7 @@ def _metadata(
             "upper_limit_citation": lim.citation,
             "upper_limit_notes": list(lim.notes),
             "call_rule": calls.zone(lim)[2],
+            "call_zone": [float(calls.zone(lim)[0]), float(calls.zone(lim)[1])],
         }
 
     def healthy_meta(sig: Signature) -> dict[str, Any]:

@@ -477,6 +477,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from ._score import score_table
 
     _refuse_overwrite(args, [*args.input, args.samples or "", args.reference or ""])
+    if args.multiqc:
+        for value in args.input:
+            if Path(value).resolve() == Path(args.multiqc).resolve():
+                raise InputError(
+                    f"--multiqc {args.multiqc} is an input folder; write MultiQC content elsewhere."
+                )
     ref = _check_request(args)
     sig = _signature_arg(args.signature)
     meta = read_frame(args.samples, arg="--samples") if args.samples else None
@@ -521,6 +527,11 @@ def _cmd_score(args: argparse.Namespace) -> int:
     _emit(out, args.output)
     if args.output:
         _info(args, f"wrote {len(out)} rows to {args.output}")
+    if args.multiqc:
+        from ._multiqc import write_multiqc
+
+        for path in write_multiqc(table, args.multiqc):  # the table keeps the limits in attrs
+            _info(args, f"wrote {path}")
     return 0
 
 
@@ -613,6 +624,12 @@ def _add_score_parser(sub: Any) -> None:
         type=_output_path,
         help="write the scores here (.csv/.tsv/.json/.parquet/.xlsx, optionally .gz/.bz2/.xz/.zst); "
         "default stdout (CSV)",
+    )
+    p.add_argument(
+        "--multiqc",
+        metavar="DIR",
+        help="also write MultiQC custom content to DIR (ifnscore_mqc.tsv: score, call and QC per "
+        "sample; ifnscore_mqc.yaml: the scores with the upper limit as a line)",
     )
     _add_scoring_options(p, method_default=None)
     _add_input_options(p)
@@ -1120,6 +1137,31 @@ exit codes: 0 success, 1 data error, 2 usage error.
 """
 
 
+class _Versions(argparse.Action):
+    """``--version``: ifnscore's version, then Python's and the dependencies' (for bug
+    reports and pipeline version capture)."""
+
+    def __init__(
+        self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kw: Any
+    ) -> None:
+        kw.pop("default", None)
+        super().__init__(
+            option_strings=option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, **kw
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: Any,
+        values: Any,
+        option_string: Any = None,
+    ) -> None:
+        from ._versions import format_versions
+
+        sys.stdout.write(format_versions())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -1142,7 +1184,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_FORMATTER,
         parents=[common],
     )
-    parser.add_argument("--version", action="version", version=f"ifnscore {__version__}")
+    parser.add_argument(
+        "--version",
+        action=_Versions,
+        help="show the versions of ifnscore, Python and its numerical dependencies, and exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     real_add = sub.add_parser
 

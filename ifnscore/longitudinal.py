@@ -171,6 +171,7 @@ class Followup:
     margin: float = 0.0
     confirm: int = 1
     baseline: str = "first"
+    borderline: tuple[float, float] | None = None
 
     @property
     def patients(self) -> list[str]:
@@ -473,7 +474,21 @@ def follow(
         margin=margin,
         confirm=confirm,
         baseline=baseline,
+        borderline=_borderline(scores, key, sig_name, limit) if adata is None else None,
     )
+
+
+def _borderline(
+    scores: Any, key: str, signature: str | None, limit: float
+) -> tuple[float, float] | None:
+    """The borderline zone :func:`ifnscore.score` recorded for this limit (``call_zone``), when
+    the scores carry it and the limit followed is the one it was made for."""
+    meta = getattr(scores, "attrs", {}).get("ifnscore", {})
+    sig = meta.get("signatures", {}).get(signature) if isinstance(meta, Mapping) else None
+    if not isinstance(sig, Mapping) or sig.get("upper_limit") != limit or not sig.get("call_zone"):
+        return None
+    lo, hi = (float(x) for x in sig["call_zone"])
+    return (lo, hi) if lo < hi else None
 
 
 _SUMMARY_COLUMNS = [

@@ -244,6 +244,7 @@ def trajectory(
         ax.axhline(
             limit, color=_LIMIT, ls="--", lw=1.8, zorder=1, label=f"upper limit {_fmt(limit)}"
         )
+        _borderline_band(ax, followup.borderline)
         ax.plot(t[ok], s[ok], color=_SCORE, lw=2.2, marker="o", ms=8, zorder=3, label="IFN score")
         above = ok & (s >= limit)
         ax.plot(
@@ -464,6 +465,7 @@ def cohort(
             ax.axhline(
                 limit, color=_LIMIT, ls="--", lw=1.8, zorder=1, label=f"upper limit {_fmt(limit)}"
             )
+            _borderline_band(ax, _recorded_zone(scores, sig, limit))
             for i, d in enumerate(data):
                 k = int((d >= limit).sum())
                 frac = f"{100 * k / d.size:.0f}%" if d.size else "–"
@@ -484,6 +486,29 @@ def cohort(
         if title:
             ax.set_title(title, loc="left", pad=44 if limit is not None else 6)
     return fig
+
+
+def _borderline_band(ax: Axes, zone: tuple[float, float] | None) -> None:
+    """The borderline zone of ``call`` (ifnscore.score's ``call_zone``) as a hatched band."""
+    if zone is None:
+        return
+    ax.axhspan(
+        zone[0],
+        zone[1],
+        facecolor="none",
+        edgecolor=_LIMIT,
+        hatch="///",
+        lw=0,
+        alpha=0.45,
+        zorder=0.5,
+        label=f"borderline zone {_fmt(zone[0])}–{_fmt(zone[1])}",
+    )
+
+
+def _recorded_zone(scores: Any, signature: str | None, limit: float) -> tuple[float, float] | None:
+    from .longitudinal import _borderline
+
+    return _borderline(scores, "ifnscore", signature, limit)
 
 
 def _score_series(

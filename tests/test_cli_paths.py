@@ -232,3 +232,26 @@ def test_report_reads_what_score_reads(files, tmp_path, example):
     out3 = tmp_path / "r3.html"
     assert main(["report", str(files["data"]), "--reference", str(ref), "-o", str(out3)]) == 0
     assert "mine" in out3.read_text(encoding="utf-8")
+
+
+def test_multiqc_content_from_the_command_line(files, tmp_path):
+    out = tmp_path / "mqc"
+    assert (
+        main(
+            [
+                "score",
+                str(files["data"]),
+                "--reference",
+                str(files["ref"]),
+                "--multiqc",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    tsv = out / "ifnscore_mqc.tsv"
+    assert tsv.is_file()
+    assert (out / "ifnscore_mqc.yaml").is_file()
+    body = [ln for ln in tsv.read_text().splitlines() if not ln.startswith("#")]
+    assert len(body) == 1 + len(files["counts"])  # header + one row per sample

@@ -31,7 +31,9 @@ READERS: tuple[tuple[str, str], ...] = (
 )
 
 
-def read_ct(path: str | os.PathLike, *, sheet: str | int | None = None, rows: str = "auto") -> pd.DataFrame:
+def read_ct(
+    path: str | os.PathLike, *, sheet: str | int | None = None, rows: str = "auto"
+) -> pd.DataFrame:
     """Read a qPCR plate export as it was run: one row per well and target.
 
     Parameters
