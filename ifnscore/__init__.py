@@ -12,7 +12,9 @@ The public API is small:
   shipped human gene table, by the rules scoring uses;
 * :func:`follow` – patients over time (:mod:`ifnscore.longitudinal`); figures in
   :mod:`ifnscore.plot` (extra ``ifnscore[plot]``) and an HTML report in :mod:`ifnscore.report`;
-* :func:`read` – expression files, pipeline outputs, qPCR Ct tables and NanoString RCC files;
+* :func:`read` – expression files, pipeline outputs, qPCR plates (as relative quantities) and
+  NanoString RCC files;
+* :func:`read_ct` – a qPCR plate export as it was run: one row per well and target;
 * :func:`verify_limit` – check a transferred upper limit on 20 new healthy samples (CLSI EP28);
 * :mod:`ifnscore.datasets` – the bundled example cohort and its simulator;
 * :mod:`ifnscore.errors` – exceptions and warnings.
@@ -22,6 +24,7 @@ from . import datasets, errors
 from ._gene_table import gene_table
 from ._genes import map_genes
 from ._io import read
+from ._io._ct import read_ct
 from ._methods import list_methods
 from ._reference import Reference, calibrate
 from ._score import score
@@ -44,6 +47,7 @@ __all__ = [
     "list_signatures",
     "map_genes",
     "read",
+    "read_ct",
     "score",
     "verify_limit",
 ]
