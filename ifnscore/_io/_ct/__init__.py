@@ -61,6 +61,23 @@ def read_ct(
     ifnscore.errors.InputError
         The file is missing, empty, damaged, or not a qPCR export ifnscore knows (the
         message names the file and the formats it reads).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import ifnscore
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "plate.csv"
+    >>> _ = path.write_text(
+    ...     "Well,Sample Name,Target Name,Task,CT\\n"
+    ...     "A1,P1,IFI27,UNKNOWN,24.1\\nA2,P1,IFI27,UNKNOWN,Undetermined\\n"
+    ...     "A3,NTC,IFI27,NTC,Undetermined\\n"
+    ... )
+    >>> plate = ifnscore.read_ct(path)
+    >>> print(plate[["well", "sample", "ct", "undetermined", "task"]].to_string(index=False))
+    well sample   ct  undetermined    task
+      A1     P1 24.1         False unknown
+      A2     P1  NaN          True unknown
+      A3    NTC  NaN          True     ntc
     """
     if rows not in ("auto", "samples", "genes"):
         raise InputError(f"rows={rows!r} is not valid; use 'auto', 'samples' or 'genes'.")
