@@ -21,13 +21,17 @@ by c, ties included. By hand (Mann-Whitney, a tie counts 1/2):
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _real import real
 
 from ifnscore import _accuracy as acc
 from ifnscore.errors import InputError
+
+SHEETS = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
 
 RICE6 = ["IFI27", "IFI44L", "IFIT1", "ISG15", "RSAD2", "SIGLEC1"]
 LEVELS = {
@@ -362,3 +366,35 @@ def test_summary_matrix(result):
     assert md.splitlines()[0] == "| method (AUROC / vs other) | rice6 | feng5 |"
     # fc_sum rice6: 18.5/24 = 0.771 and 9/12 = 0.75 (module docstring); feng5: genes missing
     assert "| fc_sum | 0.77 / 0.75 | no score |" in md
+
+
+@pytest.mark.parametrize(
+    ("sheet", "folder", "n_pos", "n_other", "n_controls"),
+    [
+        ("jankowski_hppt_samples.csv", "expression/jankowski_hppt", 6, 6, 3),
+        ("lee_saec_samples.csv", "expression/lee_saec", 9, 3, 4),
+        ("lee_saec_lambda_other_samples.csv", "expression/lee_saec", 6, 6, 4),
+    ],
+)
+def test_real_sheets_name_every_count_file(sheet, folder, n_pos, n_other, n_controls):
+    # a count file's sample is its name without .txt (GSM<id>_<cells>_<treatment>_rep<n>)
+    files = sorted(p.stem for p in real(folder).glob("GSM*.txt"))
+    s = acc.read_sheet(SHEETS / sheet)
+    assert sorted(s.index) == files
+    t1 = list(s["type1"])
+    assert (t1.count(True), t1.count(None), int(s["control"].sum())) == (n_pos, n_other, n_controls)
+    for name, row in s.iterrows():  # the label follows the treatment in the name
+        treatment = name.split("_")[2]
+        want = {"IFNa": True, "IFNb": True, "IFNg": None, "IL1b": None, "untreated": False,
+                "Control": False, "IFNl3": None if "lambda_other" in sheet else True}[treatment]  # fmt: skip
+        assert row["type1"] is want, name
+
+
+def test_real_fpkm_sheet_names_every_column():
+    path = real("expression/fujiwara_gse120844/GSE120844_FPKM_table-4.txt")
+    # the header line: Genes, CTRL_1, CTRL_2, IFNG_1, IFNG_2, POMALYST_1/2, POMIFNG_1/2
+    header = path.read_text().split("\n", 1)[0].split("\t")[1:]
+    s = acc.read_sheet(SHEETS / "fujiwara_gse120844_samples.csv")
+    assert list(s.index) == header
+    assert list(s["type1"]) == [False, False, None, None, False, False, None, None]
+    assert list(s["control"]) == [True, True] + [False] * 6
