@@ -785,7 +785,10 @@ def add_arguments(
         help="scale of the data (default: %(default)s)",
     )
     p.add_argument(
-        "--out", default=".", help="folder for accuracy.csv, accuracy.md, scores.csv (default: .)"
+        "--out",
+        default=".",
+        help="folder for accuracy.csv, accuracy_published.csv, accuracy.md, scores.csv "
+        "(default: .)",
     )
     p.add_argument(
         "--exclude-genes",
