@@ -426,3 +426,15 @@ def test_kallisto_tx2gene_and_bad_header(tmp_path):
         InputError, match=r"not a kallisto abundance\.tsv \(missing columns \['eff_length', 'tpm'\]"
     ):
         read_kallisto([p])
+
+
+def test_tables_are_not_count_files(tmp_path):
+    wide = tmp_path / "matrix.tsv"
+    wide.write_text("gene\tS1\tS2\nIFI27\t1\t2\nISG15\t3\t4\n")
+    assert _sniff(wide) == "delimited"
+    csv = tmp_path / "two.csv"  # comma-separated: a table, read by the delimited reader
+    csv.write_text("gene,S1\nIFI27,1\n")
+    assert _sniff(csv) == "delimited"
+    text = tmp_path / "notes.txt"
+    text.write_text("IFI27 rose\tafter treatment\n")
+    assert _sniff(text) == "delimited"

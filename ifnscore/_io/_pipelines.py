@@ -236,20 +236,24 @@ def sniff_table(path: Path, max_lines: int = 200) -> str | None:
     four rows ``N_unmapped``, ``N_multimapping``, ``N_noFeature``, ``N_ambiguous``. kallisto:
     the header ``target_id length eff_length est_counts tpm``.
     """
+    lines: list[list[str]] = []
     try:
         with open_text(path) as fh:
-            lines: list[list[str]] = []
             for line in fh:
-                if line.strip():
-                    lines.append(_fields(line))
+                if not line.strip():
+                    continue
+                fields = _fields(line)
+                if not lines and tuple(x.strip() for x in fields[:5]) == KALLISTO_COLUMNS:
+                    return "kallisto"
+                if len(fields) not in (2, 4):  # none of these layouts: stop reading
+                    return None
+                lines.append(fields)
                 if len(lines) >= max_lines:
                     break
     except (InputError, UnicodeDecodeError, OSError):
         return None
     if not lines:
         return None
-    if tuple(x.strip() for x in lines[0][:5]) == KALLISTO_COLUMNS:
-        return "kallisto"
     if len(lines) >= 4 and all(
         len(f) == 4 and f[0] == s for f, s in zip(lines[:4], STAR_SPECIAL, strict=False)
     ):
