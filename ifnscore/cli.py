@@ -132,8 +132,14 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--quantity",
-        choices=["NumReads", "TPM"],
-        help="Salmon: which column to score (default NumReads)",
+        choices=["NumReads", "TPM", "est_counts", "tpm"],
+        help="Salmon: NumReads (default) or TPM; kallisto: est_counts (default) or tpm",
+    )
+    g.add_argument(
+        "--strand",
+        choices=["unstranded", "forward", "reverse"],
+        help="STAR ReadsPerGene.out.tab: which count column (default: inferred from the columns' totals, "
+        "and reported; refused when unclear)",
     )
     g.add_argument(
         "--tx2gene", help="Salmon: a transcript,gene table to sum transcripts into genes"
@@ -170,6 +176,12 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--normalize-to", help="NanoString: 'batch' (nSolver, default) or a fixed number"
+    )
+    g.add_argument(
+        "--background",
+        choices=["subtract_mean", "threshold"],
+        help="NanoString: background correction by the negative controls (default none): subtract "
+        "their mean, or raise counts below their mean + 2 SD to it (as nSolver offers)",
     )
 
 
@@ -319,7 +331,15 @@ def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
         opts["sheet"] = int(args.sheet) if args.sheet.isdigit() else args.sheet
     if args.backed:
         opts["backed"] = True
-    for name in ("quantity", "tx2gene", "max_ct", "max_sd", "combine_plates"):
+    for name in (
+        "quantity",
+        "tx2gene",
+        "max_ct",
+        "max_sd",
+        "combine_plates",
+        "strand",
+        "background",
+    ):
         if getattr(args, name) is not None:
             opts[name] = getattr(args, name)
     if args.efficiency:

@@ -438,3 +438,28 @@ def test_tables_are_not_count_files(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("IFI27 rose\tafter treatment\n")
     assert _sniff(text) == "delimited"
+
+
+def test_star_and_kallisto_through_read(tmp_path):
+    """STAR ReadsPerGene.out.tab and kallisto abundance.tsv through the public ifnscore.read."""
+    genes = ["IFI27", "ISG15", "ACTB"]
+    star = tmp_path / "S1ReadsPerGene.out.tab"
+    lines = ["N_unmapped\t10\t10\t10", "N_multimapping\t5\t5\t5", "N_noFeature\t7\t900\t20",
+             "N_ambiguous\t3\t1\t2"]  # fmt: skip
+    lines += [f"{g}\t{100 + i}\t{2 * i}\t{90 + i}" for i, g in enumerate(genes)]
+    star.write_text("\n".join(lines) + "\n")
+    a = ifnscore.read(star, strand="reverse")
+    assert list(a.obs_names) == ["S1"]
+    assert a.X[0].tolist() == [90.0, 91.0, 92.0]  # column 4 = reverse
+    k = tmp_path / "K1"
+    k.mkdir()
+    (k / "abundance.tsv").write_text(
+        "target_id\tlength\teff_length\test_counts\ttpm\n"
+        + "".join(
+            f"{g}\t1000\t900\t{10.5 * (i + 1)}\t{3.0 * (i + 1)}\n" for i, g in enumerate(genes)
+        )
+    )
+    b = ifnscore.read(k / "abundance.tsv", quantity="tpm")
+    assert list(b.obs_names) == ["K1"]
+    assert b.X[0].tolist() == [3.0, 6.0, 9.0]
+    assert b.uns["ifnscore_read"]["scale"] == "linear"

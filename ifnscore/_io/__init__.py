@@ -429,6 +429,14 @@ def _read(
         from ._qpcr import read_qpcr
 
         return read_qpcr(files, rows=rows, **options)
+    if fmt == "star":
+        from ._pipelines import read_star
+
+        return read_star(files, progress=progress, **options)
+    if fmt == "kallisto":
+        from ._pipelines import read_kallisto
+
+        return read_kallisto(files, progress=progress, **options)
     from ._nanostring import read_rcc
 
     return read_rcc(files, progress=progress, **options)
