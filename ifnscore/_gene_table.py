@@ -108,7 +108,9 @@ def gene_table(
             f"{meth.name!r}, which scores whole rows."
         )
     signature = reference.one_signature(signature)
-    sig = next(x for x in _signatures_of(reference) if x.name == signature)
+    sig = next(
+        x for x in reference.scoring_signatures(_signatures_of(reference)) if x.name == signature
+    )
     options = dict(reference.method_options)
     expr, matches = prepare(
         data,

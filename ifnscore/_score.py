@@ -45,6 +45,11 @@ def score(
     allow_partial: bool = False,
     key: str = "ifnscore",
     copy: bool = False,
+    mod: str | None = None,
+    groupby: str | Sequence[str] | None = None,
+    pseudobulk: bool = False,
+    min_cells: int = 10,
+    depth_check: bool | None = None,
     **options: Any,
 ) -> pd.DataFrame | Any | None:
     r"""Score every sample for one or more interferon signatures.
@@ -54,8 +59,10 @@ def score(
     data
         Expression, samples x genes: a numpy array (with ``genes=``), a scipy.sparse CSR/CSC
         matrix or array (with ``genes=``), a pandas DataFrame (samples x genes, or genes x
-        samples when the names make it clear or ``rows="genes"``), or an AnnData object
-        (``X``, ``layer=`` or ``use_raw=True``; in memory or backed).
+        samples when the names make it clear or ``rows="genes"``), an AnnData object
+        (``X``, ``layer=`` or ``use_raw=True``; in memory, backed, or lazy from
+        ``anndata.experimental.read_lazy`` / ``read_elem_lazy``, scored in row chunks without
+        loading ``X``), or a MuData with ``mod=``.
     signature
         A published signature name (default: the reference's signatures, else ``"rice6"``),
         a list of names, a list of genes, a dict name -> genes, a :class:`Signature`, or a
@@ -75,19 +82,22 @@ def score(
         Each sample's group (a Series indexed by sample name, or a sequence aligned with the
         samples), for a reference calibrated with ``groups=``: every sample is then classified
         by its group's limit (``upper_limit_source`` ``"partition"``). Without it, the
-        reference's overall limit applies.
+        reference's overall limit applies. (Not to be confused with ``groupby=``; with
+        ``pseudobulk=True`` the samples are the pseudobulks, named as in the result's index.)
     scale
         ``"counts"`` (raw counts; converted to counts per million over all genes),
         ``"linear"`` (already normalised: CPM, TPM, qPCR relative quantities), ``"log2"``
         (:math:`\log_2(x+1)`), ``"log1p"`` (:math:`\ln(1+x)`, scanpy), or ``"auto"``
         (detected; the result records what was detected and why; unclear data raise
-        :class:`~ifnscore.errors.ScaleError` asking for ``scale=``).
+        :class:`~ifnscore.errors.ScaleError` asking for ``scale=``). With
+        ``pseudobulk=True`` only ``"auto"`` or ``"counts"``: pseudobulks are scored as counts.
     genes, samples
         Gene (column) and sample (row) names for arrays and sparse matrices.
     rows
         ``"auto"``, ``"samples"`` or ``"genes"``: what the rows of a table or array are.
     layer, use_raw
-        Which AnnData matrix to score.
+        Which AnnData matrix to score (with ``pseudobulk=True``: which one holds the raw
+        counts that are summed).
     nan
         ``"raise"`` (default) on NaN/inf in signature genes, or ``"omit"``: leave them out per
         sample (sums are rescaled to the full gene count, :math:`k\cdot\mathrm{mean}`;
@@ -107,12 +117,6 @@ def score(
         NCBI Gene IDs, then unambiguous aliases and previous symbols); see
         :func:`ifnscore.map_genes`. How each gene was matched is in
         ``res.attrs["ifnscore"]["signatures"][name]["matches"]``.
-    key
-        AnnData only: results go to ``obs[key]``, ``obs[f"{key}_positive"]``,
-        ``obs[f"{key}_fold_over_limit"]``, ``obs[f"{key}_n_genes"]`` and ``uns[key]``
-        (with several signatures: ``obs[f"{key}_{signature}"]`` etc.).
-    copy
-        AnnData only: return a modified copy instead of writing in place.
     repeatability_cv
         The assay's coefficient of variation (a fraction, e.g. 0.15) for one measurement near
         the limit: widens the borderline zone of ``call`` to
@@ -124,6 +128,48 @@ def score(
         classified against a *published* limit (which holds for the score over all its genes):
         its ``call`` is ``"unclassified"``, ``positive`` False and ``fold_over_limit`` NaN.
         ``allow_partial=True`` classifies it anyway.
+    key
+        AnnData only: results go to ``obs[key]``, ``obs[f"{key}_positive"]``,
+        ``obs[f"{key}_fold_over_limit"]``, ``obs[f"{key}_n_genes"]``, ``obsm[key]`` (a
+        samples x signatures DataFrame of scores, read by ``decoupler.pp.get_obsm(adata,
+        key)``) and ``uns[key]`` (with several signatures: ``obs[f"{key}_{signature}"]``
+        etc.). Not used with ``pseudobulk=True``, which writes nothing into the AnnData.
+    copy
+        AnnData only: return a modified copy instead of writing in place (for a MuData, a
+        copy of the whole MuData).
+    mod
+        MuData only: the modality to score (e.g. ``"rna"``); results are written into that
+        modality (``mdata[mod].obs``, ``.obsm``, ``.uns``), as for an AnnData. MuData's own
+        ``mdata.obs`` shows them (as ``f"{mod}:{key}"``) after ``mdata.update()``. A MuData
+        without ``mod=``, ``mod=`` with other input, or a modality the MuData lacks raise
+        :class:`~ifnscore.errors.InputError` (naming the modalities present).
+    groupby
+        AnnData/MuData only: an ``obs`` column name or a list of them (e.g. ``["donor",
+        "cell_type"]``); each observed combination of labels is a group, named by its labels
+        joined with ``"_"`` (decoupler's pseudobulk names). Cells with a missing label belong
+        to no group (counted in ``attrs``). Without ``pseudobulk``, the per-cell scores are
+        computed and written as usual, and a per-group summary is returned (see Returns).
+    pseudobulk
+        With ``groupby=``: sum the raw counts of each group's cells (``layer=``, ``use_raw``
+        or ``X``, which must hold non-negative whole numbers, else
+        :class:`~ifnscore.errors.InputError`), convert each sum to counts per million over all
+        genes (``scale="counts"``) and score it as a bulk sample against ``reference``: the
+        route for comparing people with a limit learnt on blood samples. Returns a table; the
+        AnnData is not changed.
+    min_cells
+        With ``groupby=``: groups with fewer cells are left out (of the pseudobulks, or of the
+        summary), listed in ``attrs["ifnscore"]["groupby"]["excluded_groups"]`` with their cell
+        counts, and reported by an :class:`~ifnscore.errors.IfnscoreWarning`. Default 10
+        (decoupler's ``filter_samples`` default).
+    depth_check
+        The sequencing-depth diagnostic of per-cell scores: the Spearman correlation of each
+        signature's score with the genes detected per cell, recorded in
+        ``attrs["ifnscore"]["depth"]`` (and ``uns[key]["depth"]``), with an
+        :class:`~ifnscore.errors.IfnscoreWarning` when :math:`|\rho| \ge 0.5`. ``None``
+        (default): run when the data are sparse with at least 200 samples, where counting
+        genes detected is free (CSR: the stored entries of each row); for a CSC, lazy or dense
+        matrix the reason it was not run is recorded. ``True``: run for any input (a pass over
+        the matrix when it is not CSR). ``False``: not run.
     **options
         Method options (e.g. ``max_rank=`` for ``ucell``). A keyword that neither
         :func:`score` nor the method takes raises :class:`~ifnscore.errors.OptionError` (a
@@ -131,7 +177,7 @@ def score(
 
     Returns
     -------
-    pandas.DataFrame or AnnData or None
+    pandas.DataFrame or AnnData or tuple or None
         For non-AnnData input, a DataFrame indexed by sample. With one signature its columns
         are ``score``; when an upper limit is known ``positive`` (bool, ``score >=
         upper_limit``), ``fold_over_limit`` (``score / upper_limit``; NaN for methods whose
@@ -146,21 +192,41 @@ def score(
         field)``: ``res["rice6", "score"]``; ``res.xs("score", axis=1, level=1)`` gives a
         samples x signatures table. ``res.attrs["ifnscore"]`` holds the method, scale, genes
         used and missing, how each gene was matched, the limits with their provenance notes,
-        and the rule of the borderline zone (``call_rule``).
-        For AnnData: ``None`` (written in place: ``obs`` columns, ``obsm[key]`` samples x
-        signatures scores, ``uns[key]``), or the copy when ``copy=True``.
+        the rule of the borderline zone (``call_rule``) and, for single-cell data, the depth
+        diagnostic (``depth``).
+        For AnnData (or the modality ``mod`` of a MuData): ``None`` (written in place: ``obs``
+        columns, ``obsm[key]`` samples x signatures scores, ``uns[key]``), or the copy when
+        ``copy=True``.
+        With ``groupby=`` (no ``pseudobulk``): the per-cell results are written as above and
+        a per-group summary DataFrame is returned (with ``copy=True``, the tuple ``(copy,
+        summary)``). Its index is the group names (labels joined with ``"_"``), its columns
+        the ``groupby`` keys, ``n_cells`` (all the group's cells), ``median`` (of the scores
+        of cells with a finite score) and, when an upper limit is known,
+        ``fraction_positive`` (share of the classified cells called positive); with several
+        signatures the columns are ``("group", key)``, ``("group", "n_cells")`` and
+        ``(signature, field)``.
+        With ``pseudobulk=True``: a DataFrame with one row per kept group, indexed as the
+        summary, with the ``groupby`` keys and ``n_cells`` followed by the columns of a bulk
+        result (above); ``attrs["ifnscore"]["groupby"]`` records the excluded groups.
 
     Raises
     ------
     ifnscore.errors.InputError
         Malformed data (NaN, negative values on a linear scale, duplicate sample names,
-        non-numeric values, empty input).
+        non-numeric values, empty input); non-integer counts with ``pseudobulk=True``; a bad
+        ``mod=``, ``groupby=`` or ``min_cells=``.
     ifnscore.errors.ScaleError
         The scale could not be detected.
     ifnscore.errors.GeneMatchError
         Fewer than ``min_genes`` signature genes found.
     ifnscore.errors.ReferenceMismatchError
         The reference's method, scale, signature genes or options differ from the request.
+
+    Warns
+    -----
+    ifnscore.errors.IfnscoreWarning
+        Per-cell scores whose Spearman correlation with the genes detected per cell is at
+        least 0.5 in absolute value; groups left out under ``min_cells``.
 
     Notes
     -----
@@ -178,6 +244,20 @@ def score(
     A sample's score depends only on that sample and the reference (for the methods whose
     ``cohort_dependent`` is False in :func:`ifnscore.list_methods`).
 
+    Depth diagnostic: single-cell scores follow detection depth: UCell users report lower
+    scores in cells with fewer detected genes (https://github.com/carmonalab/UCell/issues/39)
+    and samples whose genes per cell differ need a common ``maxRank``
+    (https://github.com/carmonalab/UCell/issues/53). The threshold :math:`|\rho| \ge 0.5`
+    is Cohen's (1988) "large" correlation (depth then accounts for a quarter or more of the
+    variance of the score's ranks). Above 200,000 cells rho is computed on 200,000 evenly
+    spaced cells (standard error below 0.003). On CSR data an explicitly stored zero counts
+    as a detected gene.
+
+    A pseudobulk's numbers equal those of ``decoupler.pp.pseudobulk(adata, sample_col,
+    groups_col, mode="sum")`` scored with ``scale="counts"`` (``tests/test_singlecell.py``);
+    ``n_cells`` counts every cell of the group, where decoupler leaves out cells without
+    counts.
+
     Examples
     --------
     >>> import ifnscore
@@ -189,38 +269,96 @@ def score(
     >>> bool(res.loc["JDM01_d000", "positive"])
     True
     """
-    if _is_anndata(data):
-        if copy and getattr(data, "isbacked", False):
+    from . import _singlecell as scx
+
+    holder = data if scx.is_mudata(data) else None
+    adata, name = scx.modality(data, mod)
+    if not isinstance(pseudobulk, bool):
+        raise InputError(f"pseudobulk={pseudobulk!r} must be True or False.")
+    if groupby is None:
+        if pseudobulk:
+            raise InputError(
+                "pseudobulk=True needs groupby= (e.g. groupby=['donor', 'cell_type']): the obs "
+                "columns whose groups of cells are summed."
+            )
+    else:
+        if not _is_anndata(adata):
+            raise InputError(
+                f"groupby= needs AnnData (or MuData with mod=) input, whose obs holds the group "
+                f"columns; data is a {type(adata).__name__}."
+            )
+        min_cells = scx.check_min_cells(min_cells)
+    kwargs: dict[str, Any] = {
+        "method": method,
+        "reference": reference,
+        "upper_limit": upper_limit,
+        "groups": groups,
+        "genes": genes,
+        "samples": samples,
+        "rows": rows,
+        "nan": nan,
+        "min_genes": min_genes,
+        "duplicates": duplicates,
+        "id_type": id_type,
+        "repeatability_cv": repeatability_cv,
+        "allow_partial": allow_partial,
+        "options": options,
+    }
+    if pseudobulk:
+        if copy:
+            raise InputError(
+                "copy=True with pseudobulk=True: pseudobulk scores are returned as a table and "
+                "nothing is written into the AnnData; drop copy=True."
+            )
+        if depth_check:
+            raise InputError(
+                "depth_check=True applies to per-cell scores, not to pseudobulks (sums over "
+                "many cells); drop depth_check= or pseudobulk=True."
+            )
+        return scx.score_pseudobulk(
+            adata,
+            name,
+            signature,
+            groupby=groupby,
+            min_cells=min_cells,
+            layer=layer,
+            use_raw=use_raw,
+            scale=scale,
+            kwargs=kwargs,
+        )
+    is_ad = _is_anndata(adata)
+    if is_ad:
+        if copy and getattr(adata, "isbacked", False):
             raise InputError(
                 "copy=True cannot copy a backed AnnData (that would load the whole matrix); score it in "
                 "place (obs and uns of a backed AnnData live in memory), or pass adata.to_memory()."
             )
     elif copy:
         raise InputError("copy= applies to AnnData input only.")
-    result = score_table(
-        data,
-        signature,
-        method=method,
-        reference=reference,
-        upper_limit=upper_limit,
-        groups=groups,
-        scale=scale,
-        genes=genes,
-        samples=samples,
-        rows=rows,
-        layer=layer,
-        use_raw=use_raw,
-        nan=nan,
-        min_genes=min_genes,
-        duplicates=duplicates,
-        id_type=id_type,
-        repeatability_cv=repeatability_cv,
-        allow_partial=allow_partial,
-        options=options,
+    cell_groups = None if groupby is None else scx.group_cells(adata, groupby, name)
+    result = score_table(adata, signature, scale=scale, layer=layer, use_raw=use_raw, **kwargs)
+    sig_names = list(result.attrs["ifnscore"]["signatures"])
+    depth = scx.depth_diagnostic(
+        result, sig_names, adata, depth_check, layer=layer, use_raw=use_raw, rows=rows
     )
-    if _is_anndata(data):
-        return to_anndata(data, result, key=key, copy=copy)
-    return result
+    if depth is not None:
+        result.attrs["ifnscore"]["depth"] = depth
+    summary = (
+        None
+        if cell_groups is None
+        else scx.group_summary(result, cell_groups, min_cells, sig_names)
+    )
+    if not is_ad:
+        return result
+    if holder is not None and copy:
+        new = holder.copy()
+        to_anndata(new.mod[mod], result, key=key, copy=False)
+        written: Any = new
+    else:
+        written = to_anndata(adata, result, key=key, copy=copy)
+    if summary is None:
+        return written
+    return (written, summary) if copy else summary
 
 
 def _is_anndata(obj: object) -> bool:
@@ -267,6 +405,8 @@ def score_table(
         sigs = _signatures_of(reference)
     else:
         sigs = as_signatures(signature)
+    if reference is not None:  # genes left out at calibration stay out (exclude_genes=)
+        sigs = reference.scoring_signatures(sigs)
     if reference is not None and not options:
         options = dict(reference.method_options)
     check_options(meth, options, func="score", keywords=_SCORE_KEYWORDS)

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .errors import InputError, ScaleError
+from ._warn import warn
+from .errors import IfnscoreWarning, InputError, ScaleError
 
 __all__ = ["LIBRARY_SIZE_KEY", "SCALES", "Expression", "as_expression"]
 
@@ -137,6 +138,7 @@ def as_expression(
         resolved, note = detect_scale(X, adata=hint, arg=arg)
     else:
         resolved, note = scale, "given"
+        check_declared_scale(X, scale, arg=arg)
     lib = None
     if adata is not None and layer is None and not use_raw and LIBRARY_SIZE_KEY in adata.obs:
         lib = _library_size(adata.obs[LIBRARY_SIZE_KEY], arg)
@@ -326,6 +328,69 @@ def _back_transformed_totals(block: Any, inv: Any) -> np.ndarray:
         out.data = np.nan_to_num(inv(out.data), nan=0.0, posinf=np.inf, neginf=-np.inf)
         return np.asarray(out.sum(axis=1)).ravel()
     return np.nansum(inv(block), axis=1)
+
+
+def check_declared_scale(X: Any, scale: str, *, arg: str = "data") -> None:
+    """Warn (or refuse, where the numbers would be meaningless) when the values contradict the
+    declared ``scale`` (on the same sampled rows as :func:`detect_scale`):
+
+    * ``counts`` with values that look like logs (non-integers, maximum <= 30): refused — CPM
+      of log values is meaningless;
+    * ``counts`` with non-integers: warned (estimated counts from Salmon or RSEM are fine;
+      CPM/TPM/FPKM are ``linear``);
+    * ``counts`` whose rows already sum to 10^6: warned (CPM, i.e. ``linear``);
+    * ``linear`` (or ``rq``) over at least 200 genes with every value <= 25 and non-integers:
+      warned — whole transcriptomes on a linear scale reach far higher (the mean CPM of 20,000
+      genes is 50), log2 data do not;
+    * ``log2``/``log1p`` with integers above 100: warned (counts).
+    """
+    block = _sample_rows(X)
+    if sp.issparse(block):
+        values = block.data[np.isfinite(block.data)]
+        sums = np.asarray(block.sum(axis=1)).ravel()
+    else:
+        values = block[np.isfinite(block)]
+        with np.errstate(invalid="ignore"):
+            sums = np.nansum(block, axis=1)
+    if values.size == 0:
+        return
+    hi = float(values.max())
+    integer = bool(np.all(values == np.round(values)))
+    if scale == "counts":
+        if not integer and hi <= 30:
+            raise ScaleError(
+                f"{arg}: scale='counts' but the values are non-integers no larger than {hi:.3g}, as log "
+                "values are; counts per million of log values mean nothing. Pass scale='log2' or "
+                "'log1p' (or scale='auto')."
+            )
+        if not integer:
+            frac = values[values != np.round(values)][0]
+            warn(
+                f"{arg}: scale='counts' but some values are not whole numbers (e.g. {frac:.4g}); that is "
+                "expected for estimated counts (Salmon, RSEM), but CPM, TPM or FPKM must be passed as "
+                "scale='linear'.",
+                IfnscoreWarning,
+            )
+        elif sums.size >= 2 and np.all(np.abs(sums - 1e6) <= 1e-3 * 1e6):
+            warn(
+                f"{arg}: scale='counts' but every sampled sample sums to 1e6: these look like counts "
+                "per million already; pass scale='linear'.",
+                IfnscoreWarning,
+            )
+    elif scale in ("linear", "rq"):
+        if X.shape[1] >= 200 and not integer and hi <= 25:
+            warn(
+                f"{arg}: scale={scale!r} but no value over {X.shape[1]} genes exceeds {hi:.3g}, as on a log "
+                "scale; linear expression of a whole transcriptome reaches far higher. If these are log2 "
+                "values pass scale='log2' (or 'log1p'), else check the data.",
+                IfnscoreWarning,
+            )
+    elif scale in ("log2", "log1p") and integer and hi > 100:
+        warn(
+            f"{arg}: scale={scale!r} but the values are integers up to {hi:.0f}, as counts are; pass "
+            "scale='counts' if they are counts.",
+            IfnscoreWarning,
+        )
 
 
 def detect_scale(X: Any, *, adata: Any = None, arg: str = "data") -> tuple[str, str]:

@@ -159,3 +159,34 @@ def test_constant_control_gene_is_refused_for_z_scores():
 def test_bad_nan_is_refused_before_the_data_are_read():
     with pytest.raises(errors.InputError, match="nan='drop' is not valid"):
         ifnscore.score(object(), method="mean_log", nan="drop")
+
+
+def test_genes_excluded_at_calibration_stay_out_when_scoring(tmp_path, example):
+    """calibrate(exclude_genes=) is re-applied by score(), gene_table() and the CLI."""
+    from ifnscore.cli import main
+
+    counts, samples = example
+    controls = counts[samples["group"] == "control"]
+    ref = ifnscore.calibrate(controls, signature="rice6", exclude_genes=["SIGLEC1"])
+    res = ifnscore.score(counts, reference=ref)
+    info = res.attrs["ifnscore"]["signatures"]["rice6"]
+    assert info["genes_used"] == ["IFI27", "IFI44L", "IFIT1", "ISG15", "RSAD2"]
+    assert info["upper_limit_source"] == "controls"  # the published 12.49 was made with six genes
+    assert "SIGLEC1" not in ifnscore.gene_table(counts.iloc[:3], ref).columns
+    path = tmp_path / "c.csv"
+    controls.to_csv(path)
+    out = tmp_path / "ref.json"
+    assert main(["calibrate", str(path), "--exclude-genes", "SIGLEC1", "-o", str(out), "-q"]) == 0
+    again = ifnscore.score(counts, reference=ifnscore.Reference.load(out))
+    np.testing.assert_array_equal(again["score"].to_numpy(), res["score"].to_numpy())
+
+
+def test_gsva_gene_whose_bandwidth_underflows_is_constant():
+    """FPKM of an unexpressed gene (~1e-207) varies, but its Gaussian bandwidth underflows to 0:
+    it is left out like a constant gene instead of crashing (IndexError before)."""
+    rng = np.random.default_rng(4)
+    genes = [*RICE6, *[f"G{i}" for i in range(20)]]
+    X = rng.lognormal(2, 1, size=(12, len(genes)))
+    X[:, 1] = 1e-207 * (1 + np.arange(12))
+    res = ifnscore.score(X, genes=genes, method="gsva", kcdf="gaussian", scale="linear")
+    assert np.isfinite(res["score"]).all()

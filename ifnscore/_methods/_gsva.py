@@ -115,6 +115,12 @@ def _cdf_matrix(X: Any, kcdf: str) -> tuple[np.ndarray, np.ndarray]:
                 "continuous (log) data."
             )
         keep = G.max(axis=0) > G.min(axis=0)
+        if kcdf == "gaussian":
+            # a gene that varies only at ~1e-200 (FPKM of an unexpressed gene) has a bandwidth
+            # that underflows to 0: as constant as a constant gene
+            with np.errstate(under="ignore", invalid="ignore"):
+                bw = G.std(axis=0, ddof=1) / SIGMA_FACTOR
+            keep &= np.isfinite(bw) & (bw > 0)
         if keep.any():
             blocks.append(_kernel_cdf(G[:, keep], kcdf))
             kept.append(cols[keep])
