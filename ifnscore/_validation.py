@@ -330,6 +330,10 @@ def _back_transformed_totals(block: Any, inv: Any) -> np.ndarray:
     return np.nansum(inv(block), axis=1)
 
 
+#: Largest log value of any real expression (2**60 on the linear scale); the scorer refuses more.
+_LOG_MAX = {"log2": 60.0, "log1p": 60.0 * float(np.log(2.0))}
+
+
 def check_declared_scale(X: Any, scale: str, *, arg: str = "data") -> None:
     """Warn (or refuse, where the numbers would be meaningless) when the values contradict the
     declared ``scale`` (on the same sampled rows as :func:`detect_scale`):
@@ -338,11 +342,12 @@ def check_declared_scale(X: Any, scale: str, *, arg: str = "data") -> None:
       of log values is meaningless;
     * ``counts`` with non-integers: warned (estimated counts from Salmon or RSEM are fine;
       CPM/TPM/FPKM are ``linear``);
-    * ``counts`` whose rows already sum to 10^6: warned (CPM, i.e. ``linear``);
+    * ``counts`` with non-integers whose rows sum to 10^6: warned as CPM (``linear``);
     * ``linear`` (or ``rq``) over at least 200 genes with every value <= 25 and non-integers:
       warned — whole transcriptomes on a linear scale reach far higher (the mean CPM of 20,000
       genes is 50), log2 data do not;
-    * ``log2``/``log1p`` with integers above 100: warned (counts).
+    * ``log2``/``log1p`` with integers above 20: warned (counts; above 2^60 on the linear scale
+      the scorer refuses them outright).
     """
     block = _sample_rows(X)
     if sp.issparse(block):
@@ -365,16 +370,15 @@ def check_declared_scale(X: Any, scale: str, *, arg: str = "data") -> None:
             )
         if not integer:
             frac = values[values != np.round(values)][0]
+            cpm = sums.size >= 2 and bool(np.all(np.abs(sums - 1e6) <= 1e-3 * 1e6))
             warn(
-                f"{arg}: scale='counts' but some values are not whole numbers (e.g. {frac:.4g}); that is "
-                "expected for estimated counts (Salmon, RSEM), but CPM, TPM or FPKM must be passed as "
-                "scale='linear'.",
-                IfnscoreWarning,
-            )
-        elif sums.size >= 2 and np.all(np.abs(sums - 1e6) <= 1e-3 * 1e6):
-            warn(
-                f"{arg}: scale='counts' but every sampled sample sums to 1e6: these look like counts "
-                "per million already; pass scale='linear'.",
+                f"{arg}: scale='counts' but some values are not whole numbers (e.g. {frac:.4g})"
+                + (
+                    " and every sampled sample sums to 1e6, as counts per million do; pass scale='linear'."
+                    if cpm
+                    else "; that is expected for estimated counts (Salmon, RSEM), but CPM, TPM or FPKM "
+                    "must be passed as scale='linear'."
+                ),
                 IfnscoreWarning,
             )
     elif scale in ("linear", "rq"):
@@ -385,7 +389,8 @@ def check_declared_scale(X: Any, scale: str, *, arg: str = "data") -> None:
                 "values pass scale='log2' (or 'log1p'), else check the data.",
                 IfnscoreWarning,
             )
-    elif scale in ("log2", "log1p") and integer and hi > 100:
+    elif scale in ("log2", "log1p") and integer and 20 < hi <= _LOG_MAX[scale]:
+        # above _LOG_MAX the scorer refuses outright (no expression reaches 2**60)
         warn(
             f"{arg}: scale={scale!r} but the values are integers up to {hi:.0f}, as counts are; pass "
             "scale='counts' if they are counts.",

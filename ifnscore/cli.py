@@ -1226,7 +1226,8 @@ def _show_warning(command: str) -> Callable[..., None]:
     def show(
         message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None
     ) -> None:
-        print(f"ifnscore {command}: warning: {message}", file=sys.stderr)
+        text = cli_words(" ".join(str(message).split()))
+        print(f"ifnscore {command}: warning: {text}", file=sys.stderr)
 
     return show
 

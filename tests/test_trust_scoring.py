@@ -190,3 +190,44 @@ def test_gsva_gene_whose_bandwidth_underflows_is_constant():
     X[:, 1] = 1e-207 * (1 + np.arange(12))
     res = ifnscore.score(X, genes=genes, method="gsva", kcdf="gaussian", scale="linear")
     assert np.isfinite(res["score"]).all()
+
+
+def _transcriptome(seed=0, n=6, g=300):
+    rng = np.random.default_rng(seed)
+    genes = [*RICE6, *[f"G{i}" for i in range(g - len(RICE6))]]
+    counts = rng.poisson(rng.lognormal(4, 1.5, size=g), size=(n, g)) + 1
+    return pd.DataFrame(counts, index=[f"S{i}" for i in range(n)], columns=genes)
+
+
+def test_log2_data_declared_linear_warns():
+    counts = _transcriptome()
+    log2 = np.log2(counts / counts.to_numpy().sum(axis=1, keepdims=True) * 1e6 + 1)
+    with pytest.warns(
+        errors.IfnscoreWarning, match=r"scale='linear' but no value over 300 genes exceeds"
+    ):
+        ifnscore.score(log2, method="mean_log", scale="linear")
+
+
+def test_non_integers_declared_counts_warn_and_log_values_are_refused():
+    counts = _transcriptome()
+    cpm = counts / counts.to_numpy().sum(axis=1, keepdims=True) * 1e6
+    with pytest.warns(
+        errors.IfnscoreWarning, match=r"sums to 1e6, as counts per million do; pass scale='linear'"
+    ):
+        ifnscore.score(cpm, method="mean_log", scale="counts")
+    with pytest.warns(
+        errors.IfnscoreWarning, match=r"expected for estimated counts \(Salmon, RSEM\)"
+    ):
+        ifnscore.score(counts * 1.5 + 0.25, method="mean_log", scale="counts")
+    with pytest.raises(
+        errors.ScaleError, match=r"scale='counts' but the values are non-integers no larger than"
+    ):
+        ifnscore.score(np.log2(cpm + 1), method="mean_log", scale="counts")
+
+
+def test_integers_declared_log_warn():
+    small = _transcriptome().clip(upper=50)
+    with pytest.warns(
+        errors.IfnscoreWarning, match=r"scale='log2' but the values are integers up to 50"
+    ):
+        ifnscore.score(small, method="mean_log", scale="log2")
