@@ -97,6 +97,12 @@ def _sniff(path: Path) -> str:
     if name.lower() == "abundance.tsv":
         return "kallisto"
     ext = os.path.splitext(name)[1].lower()
+    from ._qpcr import looks_like_qpcr
+
+    if ext in (".xlsx", ".xlsm", ".xls", ".rdml", ".zip", ".xml") and looks_like_qpcr(path):
+        return "qpcr"  # a vendor's workbook or an RDML archive, placed by its content
+    if ext == ".rdml":
+        return "qpcr"  # the RDML reader says what is wrong with it
     if ext in _EXT:
         return _EXT[ext]
     with open_text(path) as fh:
@@ -111,8 +117,6 @@ def _sniff(path: Path) -> str:
     table = sniff_table(path)
     if table is not None:
         return table
-    from ._qpcr import looks_like_qpcr
-
     if looks_like_qpcr(path, first):
         return "qpcr"
     return "delimited"
@@ -211,6 +215,9 @@ def read(
         A file, a folder, or a list of files. Folders: a 10x matrix folder, a folder of Salmon
         or kallisto outputs (``*/quant.sf``, ``*/abundance.tsv``), of STAR
         ``*ReadsPerGene.out.tab``, of NanoString ``.RCC`` files, or of per-sample count files.
+        A folder of qPCR plate exports is several plates. Also the table (or list of tables,
+        one per plate) returned by :func:`ifnscore.read_ct`, e.g. after setting the targets of
+        a LightCycler export, which does not name them: it is read as ``format="qpcr"``.
         A folder's files that are not data (documentation, scripts, images, provenance and
         licence files, other formats' files, subfolders) are left out and reported: listed in
         ``uns["ifnscore_read"]["skipped"]`` with the reason, and named in an
@@ -359,6 +366,21 @@ def _read(
     progress: Callable[[int], None] | None = None,
 ) -> Any:
     options = dict(options or {})
+    tables = _ct_tables(path)
+    if tables is not None:  # plates already read by read_ct (and perhaps edited)
+        if format not in ("auto", "qpcr"):
+            raise InputError(
+                f"path= is a read_ct table, which is read as format='qpcr', not format={format!r}."
+            )
+        ct_options = {o for o in _OPTIONS["qpcr"] if o != "sheet"}
+        unknown = sorted(set(options) - ct_options)
+        if unknown:
+            raise InputError(
+                f"Option(s) {unknown} do not apply to read_ct tables; the options are {sorted(ct_options)}."
+            )
+        from ._qpcr import relative_quantities
+
+        return relative_quantities(tables, **options)
     if isinstance(path, str | os.PathLike):
         paths = [Path(path)]
     else:
@@ -440,6 +462,29 @@ def _read(
     from ._nanostring import read_rcc
 
     return read_rcc(files, progress=progress, **options)
+
+
+def _ct_tables(path: Any) -> list[Any] | None:
+    """The table(s) of :func:`read_ct` given as ``path``, or None for file paths."""
+    import pandas as pd
+
+    from ._ct import COLUMNS
+
+    items = [path] if isinstance(path, pd.DataFrame) else path
+    if (
+        not isinstance(items, list | tuple)
+        or not items
+        or not all(isinstance(t, pd.DataFrame) for t in items)
+    ):
+        return None
+    for i, t in enumerate(items):
+        missing = [c for c in COLUMNS if c not in t.columns]
+        if missing:
+            raise InputError(
+                f"path= table {i + 1} is not a read_ct table: it lacks columns {missing} (a read_ct table has "
+                f"{list(COLUMNS)})."
+            )
+    return list(items)
 
 
 def _read_delimited(

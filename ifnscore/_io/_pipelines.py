@@ -815,6 +815,22 @@ def resolve_folder(folder: Path, fmt: str) -> tuple[str, FileList]:
                 f"{str(folder)!r}: no *ReadsPerGene.out.tab in the folder or its subfolders; give "
                 "STAR's --quantMode GeneCounts outputs."
             )
+    if fmt == "qpcr" or fmt == "auto":
+        from ._qpcr import looks_like_qpcr
+
+        plates = [f for f in files if non_data_reason(f) is None and looks_like_qpcr(f)]
+        if fmt == "qpcr" or (
+            plates and len(plates) == len([f for f in files if non_data_reason(f) is None])
+        ):
+            if not plates:
+                raise InputError(
+                    f"{str(folder)!r}: no qPCR plate export in the folder; give the files the instrument "
+                    "software exported (or a table with sample, target and Ct columns)."
+                )
+            skipped = [
+                (e.name, other_reason(e, "a qPCR plate export")) for e in entries if e not in plates
+            ]
+            return _report(folder, "qpcr", FileList(plates, skipped))
     rcc = [f for f in files if _is_rcc(f)]
     if fmt == "nanostring" or (fmt == "auto" and rcc):
         if not rcc:

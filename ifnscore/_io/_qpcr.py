@@ -146,6 +146,10 @@ def looks_like_qpcr(path: str | os.PathLike, first_line: str = "") -> bool:
         from ._ct._common import probe_file
 
         probe = probe_file(path)
+        if not first_line and probe.kind == "text" and probe.lines:
+            first_line = probe.lines[0]
+            if looks_like_long_ct(first_line):
+                return True
         for name, _ in READERS:
             if name == "_generic":
                 continue
