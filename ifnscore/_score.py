@@ -325,6 +325,7 @@ def score(
             use_raw=use_raw,
             scale=scale,
             kwargs=kwargs,
+            score_table=score_table,
         )
     is_ad = _is_anndata(adata)
     if is_ad:

@@ -22,7 +22,7 @@ interferon activity without accounting for depth.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -516,12 +516,13 @@ def score_pseudobulk(
     use_raw: bool,
     scale: str,
     kwargs: Mapping[str, Any],
+    score_table: Callable[..., pd.DataFrame],
 ) -> pd.DataFrame:
     """Sum the raw counts of each group of cells, leave out groups under ``min_cells``, and
-    score each sum as a bulk sample (``scale="counts"``: counts per million, then the score)."""
+    score each sum as a bulk sample (``scale="counts"``: counts per million, then the score)
+    with ``score_table`` (the internal scorer, passed in: this module does not import it)."""
     import anndata as ad
 
-    from ._score import score_table
     from ._validation import LIBRARY_SIZE_KEY
 
     if scale not in ("auto", "counts"):
