@@ -664,3 +664,17 @@ def test_depth_diagnostic_lands_in_uns_and_survives_h5ad(cells, tmp_path):
     assert back.uns["ifnscore"]["depth"]["spearman_rho"]["rice6"] == pytest.approx(
         a.uns["ifnscore"]["depth"]["spearman_rho"]["rice6"], abs=0
     )
+
+
+def test_depth_of_a_backed_file_reads_only_indptr(cells, tmp_path):
+    a = cells.copy()
+    ifnscore.score(a, method="mean_log", scale="counts")
+    a.write_h5ad(tmp_path / "b.h5ad")
+    backed = ad.read_h5ad(tmp_path / "b.h5ad", backed="r")
+    try:
+        ifnscore.score(backed, method="mean_log", scale="counts", key="again")
+        depth = backed.uns["again"]["depth"]
+    finally:
+        backed.file.close()
+    assert depth["genes_detected"] == "stored entries per row (backed CSR indptr)"
+    assert depth["spearman_rho"]["rice6"] == a.uns["ifnscore"]["depth"]["spearman_rho"]["rice6"]
