@@ -65,7 +65,7 @@ import pandas as pd
 from . import _intervals as iv
 from ._intervals import percentile_rank
 from ._warn import warn
-from .errors import IfnscoreWarning, InputError, ReferenceError
+from .errors import FewControlsWarning, InputError, ReferenceError
 
 if TYPE_CHECKING:  # _reference imports this module, never the reverse
     from ._reference import Reference
@@ -103,6 +103,10 @@ EP28_MIN_N = 20
 MEAN_SD_MIN_N = 20
 #: Adjusted sample skewness above which ``ep28`` transforms positive scores (Bulmer 1979).
 SKEW_THRESHOLD = 0.5
+#: ``ep28`` uses ``log`` instead of Box-Cox when the MLE lambda lies beyond +/- this: Box &
+#: Cox (1964) worked within [-2, 2]; far beyond it (e.g. lambda = -30 for six nearly equal
+#: scores) x**lambda underflows and the transformed scores collapse to one value.
+BOXCOX_MAX_LAMBDA = 2.0
 #: Transference (EP28-A3c): at least this many local controls to verify a published limit.
 TRANSFERENCE_N = 20
 #: How a published limit's notes begin the sentence on its transfer to local controls.
@@ -394,6 +398,15 @@ def _auto_transform(s: np.ndarray) -> tuple[str, dict[str, Any]]:
             f"boxcox: all scores positive and skewness G1 = {g1:.3g} beyond "
             f"+/-{SKEW_THRESHOLD} (Bulmer 1979)"
         )
+        if np.ptp(s) > 0:
+            lam = iv.boxcox_mle(np.sort(s))
+            if abs(lam) > BOXCOX_MAX_LAMBDA:
+                why = (
+                    f"log: skewness G1 = {g1:.3g} beyond +/-{SKEW_THRESHOLD}, but the Box-Cox "
+                    f"lambda ({lam:.3g}) lies beyond +/-{BOXCOX_MAX_LAMBDA:g}, where the transform "
+                    "is ill-determined and collapses the scores"
+                )
+                return "log", {"skewness": g1, "transform_choice": why}
         return "boxcox", {"skewness": g1, "transform_choice": why}
     why = f"raw: skewness G1 = {g1:.3g} within +/-{SKEW_THRESHOLD} (approximately symmetric)"
     return "raw", {"skewness": g1, "transform_choice": why}
@@ -515,6 +528,12 @@ def _controls_limit(
     warn_small: bool,
 ) -> Limit:
     y, back, tinfo = iv.transform(s, tf, lmbda=lmbda)
+    if tf == "boxcox" and np.unique(y).size < np.unique(s).size:
+        raise InputError(
+            f"rule={rule!r}: the Box-Cox transform (lambda = {tinfo['lambda']:.4g}) maps distinct "
+            "control scores to equal values (it is ill-determined for these scores); use a "
+            "'log:' rule instead."
+        )
     flagged, screen = iv.screen_outliers(y, names)
     flagged_at = [f.pop("index") for f in flagged]
     for f, i in zip(flagged, flagged_at, strict=True):
@@ -558,7 +577,7 @@ def _controls_limit(
             warn(
                 shortfall
                 + "; the limit is unreliable (add controls, or pass strict=True to refuse it).",
-                IfnscoreWarning,
+                FewControlsWarning,
             )
     ci: tuple[float, float] | None = None
     ci_note = ""

@@ -36,7 +36,13 @@ from ._signatures import Signature, SignatureLike, as_signatures
 from ._validation import SCALES, Expression, Rows, Scale
 from ._version import __version__
 from ._warn import warn
-from .errors import IfnscoreWarning, InputError, ReferenceError, ReferenceMismatchError
+from .errors import (
+    FewControlsWarning,
+    IfnscoreWarning,
+    InputError,
+    ReferenceError,
+    ReferenceMismatchError,
+)
 
 __all__ = ["Reference", "SignatureReference", "calibrate"]
 
@@ -937,9 +943,14 @@ def calibrate(
         raise InputError(
             f"controls has {expr.shape[0]} sample; at least 2 healthy controls are needed to calibrate."
         )
-    if meth.fit is not None and "centre" in meth.params and meth.space == "linear":
-        _check_control_medians(expr, work, matches, meth)
-    comp = compute(expr, work, matches, meth, params=None, nan="raise", options=options)
+    fc = meth.fit is not None and "centre" in meth.params and meth.space == "linear"
+    # fc_*: the control medians are checked here, by name and with the fix (exclude_genes=),
+    # instead of by the method's own check; one pass over the data either way
+    run = replace(meth, check=None) if fc else meth
+    with np.errstate(divide="ignore", invalid="ignore"):
+        comp = compute(expr, work, matches, run, params=None, nan="raise", options=options)
+    if fc:
+        _check_control_medians(expr, comp)
     labels = None if groups is None else group_labels(groups, expr.samples)
     gene_params: dict[str, dict[str, float]] = {}
     if comp.params:
@@ -1024,7 +1035,7 @@ def calibrate(
                 f"groups=: partitions {', '.join(short)} of signature {sig.name!r} have fewer controls "
                 f"than rule {rule!r} needs ({next(iter(parts.values())).details['min_n']}); their limits "
                 "are unreliable (merge groups or add controls, or pass strict=True to refuse them).",
-                IfnscoreWarning,
+                FewControlsWarning,
             )
         sig_refs[sig.name] = SignatureReference(
             name=sig.name,
@@ -1068,7 +1079,7 @@ def _annotate(
         warn(
             f"Signature {sig!r}: {chosen.details['below_minimum']}; the limit "
             f"{chosen.value:.4g} is unreliable (add controls, or pass strict=True to refuse it).",
-            IfnscoreWarning,
+            FewControlsWarning,
         )
     if chosen.source == "published":
         n = int(s.size)
@@ -1143,33 +1154,20 @@ def _exclusions(
     return out
 
 
-#: A control median below this many reads (counts) rests on counting noise: a Poisson count
-#: of 5 has a relative SD of 1/sqrt(5), about 45 %.
-FEW_READS = 5.0
-#: ... or below this many counts per million (a common expression filter; edgeR's
-#: filterByExpr keeps genes from about 10 reads at the median library size).
+#: A control median below this many counts per million (counts data) rests on few reads: 1 CPM
+#: is 5 reads in a library of 5 million and 10 in one of 10 million, where Poisson counting
+#: noise alone (relative SD 1/sqrt(reads): 45 % at 5, 32 % at 10) moves every fold change over
+#: that median; it is also the usual expression filter (edgeR's filterByExpr keeps genes from
+#: about 10 reads at the median library size; Chen, Lun & Smyth 2016, F1000Research 5:1438).
 FEW_CPM = 1.0
 
 
-def _check_control_medians(
-    expr: Expression,
-    sigs: Sequence[Signature],
-    matches: Mapping[str, tuple[GeneMatch, ...]],
-    meth: Method,
-) -> None:
+def _check_control_medians(expr: Expression, comp: Any) -> None:
     """fc_*: refuse genes whose control median is 0 (by name, pointing at ``exclude_genes=``),
-    and warn when a median rests on few reads (counts)."""
-    from ._engine import gene_values
-    from ._gather import scan
-
-    by_gene: dict[str, GeneMatch] = {}
-    for sig in sigs:
-        for m in matches[sig.name]:
-            if m.found:
-                by_gene.setdefault(m.gene, m)
-    genes, V = gene_values(expr, by_gene, meth.space, "raise")
-    med = np.median(V, axis=0)
-    zero = [g for g, c in zip(genes, med, strict=True) if not c > 0]
+    and warn when a median rests on few reads (counts: below :data:`FEW_CPM`)."""
+    centre = np.asarray(comp.params["centre"], dtype=np.float64)
+    genes = list(comp.genes)
+    zero = [g for g, c in zip(genes, centre, strict=True) if not c > 0]
     if zero:
         raise InputError(
             f"Genes {zero} have a control median of 0 in controls, so their fold changes are "
@@ -1179,23 +1177,15 @@ def _check_control_medians(
         )
     if expr.scale != "counts":
         return
-    groups = [np.asarray(by_gene[g].columns, dtype=np.intp) for g in genes]
-    seen = scan(expr.X, np.concatenate(groups))
-    sizes = np.array([len(c) for c in groups])
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    reads = np.add.reduceat(seen.values, starts, axis=1)
-    few = [
-        f"{g} (median {r:.3g} reads, {c:.3g} CPM)"
-        for g, r, c in zip(genes, np.median(reads, axis=0), med, strict=True)
-        if r < FEW_READS or c < FEW_CPM
-    ]
+    few = [(g, c) for g, c in zip(genes, centre, strict=True) if c < FEW_CPM]
     if few:
-        names = [f.split(" ")[0] for f in few]
+        names = [g for g, _ in few]
+        shown = ", ".join(f"{g} ({c:.3g} CPM)" for g, c in few)
         warn(
-            f"Control medians of {', '.join(few)} rest on few reads (below {FEW_READS:g} reads or "
-            f"{FEW_CPM:g} CPM): counting noise alone moves each fold change over them by about "
-            f"45 % or more; consider exclude_genes={names!r} (CLI --exclude-genes {' '.join(names)}) "
-            "or deeper sequencing.",
+            f"Control medians of {shown} lie below {FEW_CPM:g} CPM, i.e. rest on few reads (5 in "
+            "a library of 5 million): counting noise alone moves each fold change over them by "
+            f"about 45 % or more; consider exclude_genes={names!r} (CLI --exclude-genes "
+            f"{' '.join(names)}) or deeper sequencing.",
             IfnscoreWarning,
         )
 

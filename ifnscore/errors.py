@@ -9,6 +9,7 @@ Messages name the argument, what was wrong, and how to fix it.
 from __future__ import annotations
 
 __all__ = [
+    "FewControlsWarning",
     "GeneMatchError",
     "IfnscoreError",
     "IfnscoreWarning",
@@ -63,6 +64,11 @@ class ReferenceMismatchError(ReferenceError):
 
 class IfnscoreWarning(UserWarning):
     """Base class of warnings emitted by ifnscore."""
+
+
+class FewControlsWarning(IfnscoreWarning):
+    """Fewer healthy controls than the limit rule needs (CLSI EP28-A3c minimums); the limit is
+    still computed, but is unreliable. ``strict=True`` (CLI ``--strict``) refuses instead."""
 
 
 class MissingGenesWarning(IfnscoreWarning):
