@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._base import GeneSet, Method, register
-from ._ranks import iter_ranked_blocks, union_columns
+from ._ranks import AUCELL, Counts, RankStat, SetIndex, rank_scores
 
 
 def expected_area(lo: np.ndarray, hi: np.ndarray, T: int) -> np.ndarray:
@@ -60,6 +60,28 @@ def _threshold(n: int, max_rank: int | None, variant: str) -> int:
     return int(T)
 
 
+def _denominator(k: int, T: int, variant: int) -> float:
+    if variant == 0:
+        m = min(k, T - 1)
+        return m * T - m * (m + 1) / 2.0
+    return float(T * k)
+
+
+def _fallback(c: Counts, index: SetIndex, stat: RankStat) -> tuple[np.ndarray, np.ndarray]:
+    """The numpy statistic of one block (the compiled kernel's formulas and sums)."""
+    T, variant = stat.ints
+    greater = c.total[:, None] - c.less - c.equal
+    area = expected_area(greater + 1, greater + c.equal, T)
+    g0 = c.total - c.less0 - c.equal0
+    area0 = expected_area(g0 + 1, g0 + c.equal0, T)
+    out = np.full((c.less.shape[0], index.n_sets), np.nan)
+    for j in range(index.n_sets):
+        idx = index.up(j)
+        if idx.size:
+            out[:, j] = c.set_sum(area, area0, idx) / _denominator(idx.size, T, variant)
+    return out, out
+
+
 def run(
     X: Any,
     sets: Sequence[GeneSet],
@@ -68,27 +90,16 @@ def run(
     variant: str = "r",
     block_rows: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Score every sample for every set; see the module docstring."""
-    n_samples, n = X.shape
+    """Score every sample for every set; see the module docstring.
+
+    One pass over the rows for all sets (:func:`~._ranks.rank_scores`): each row is sorted
+    once, and each set's area is the sum of its genes' areas (non-zero genes in column
+    order, then the zero genes, which share one area).
+    """
+    n = X.shape[1]
     T = _threshold(n, max_rank, variant)
-    union, ups, _ = union_columns(sets)
-    out = np.full((n_samples, len(sets)), np.nan)
-    for start, stop, ranked, q in iter_ranked_blocks(
-        X, union, block_rows=block_rows, method="aucell", keep_top=min(T, n)
-    ):
-        less, equal = ranked.less_equal(q)
-        greater = ranked.total[:, None] - less - equal
-        area = expected_area(greater + 1, greater + equal, T)
-        for j, idx in enumerate(ups):
-            k = idx.size
-            if k == 0:
-                continue
-            if variant == "r":
-                m = min(k, T - 1)
-                denom = m * T - m * (m + 1) / 2.0
-            else:
-                denom = float(T * k)
-            out[start:stop, j] = area[:, idx].sum(axis=1) / denom
+    stat = RankStat(AUCELL, _fallback, ints=(T, 0 if variant == "r" else 1), keep_top=min(T, n))
+    out, _ = rank_scores(X, sets, stat, block_rows=block_rows, method="aucell")
     return {"score": out}
 
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._base import GeneSet, Method, register
-from ._ranks import iter_ranked_blocks, union_columns
+from ._ranks import SINGSCORE, Counts, RankStat, SetIndex, rank_scores
 
 MAD_CONSTANT = 1.4826  # R's mad(): consistent for the normal SD
 
@@ -45,6 +45,40 @@ def _norm(mean: np.ndarray, k: float, n: float) -> np.ndarray:
     return (mean - low) / (high - low)
 
 
+def _fallback(c: Counts, index: SetIndex, stat: RankStat) -> tuple[np.ndarray, np.ndarray]:
+    """The numpy statistic of one block: integer ranks, so sums and medians are exact."""
+    known, center = stat.ints[0] == 1, stat.ints[1] == 1
+    ranked = c.ranked
+    n_genes = ranked.n_genes
+    r = (c.less + 1).astype(np.float64)  # ties: "min"
+    if not known:
+        lo = (n_genes + 1) // 2
+        hi = n_genes // 2 + 1
+        stats = np.stack([ranked.order_statistic(lo), ranked.order_statistic(hi)], axis=1)
+        med_rank = (ranked.less_equal(stats)[0] + 1).mean(axis=1)
+        r = np.abs(r - np.ceil(med_rank)[:, None])
+    shift = 0.5 if center else 0.0
+    score = np.full((r.shape[0], index.n_sets), np.nan)
+    disp = np.full((r.shape[0], index.n_sets), np.nan)
+    for j in range(index.n_sets):
+        up, down = index.up(j), index.down(j)
+        if up.size == 0:
+            continue
+        ru = r[:, up]
+        if known:
+            su = _norm(ru.sum(axis=1) / up.size, up.size, n_genes) - shift
+        else:
+            su = _norm(ru.sum(axis=1) / up.size, up.size // 2, -(-n_genes // 2))
+        du = _mad(ru)
+        if down.size:
+            rd = r[:, down]
+            su = su + (1.0 - _norm(rd.sum(axis=1) / down.size, down.size, n_genes) - shift)
+            du = du + _mad(rd)
+        score[:, j] = su
+        disp[:, j] = du
+    return score, disp
+
+
 def run(
     X: Any,
     sets: Sequence[GeneSet],
@@ -53,7 +87,8 @@ def run(
     center: bool = True,
     block_rows: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Score every sample for every set; see the module docstring for the formulas.
+    """Score every sample for every set; see the module docstring for the formulas (one pass
+    over the rows for all sets: :func:`~._ranks.rank_scores`).
 
     Returns ``{"score", "dispersion"}`` arrays of shape (n_samples, n_sets).
     """
@@ -62,38 +97,8 @@ def run(
             "singscore with known_direction=False scores one undirected gene set; the signature has "
             "down genes, so pass known_direction=True (the default) or drop the down genes."
         )
-    n_samples, n_genes = X.shape
-    union, ups, downs = union_columns(sets)
-    score = np.full((n_samples, len(sets)), np.nan)
-    disp = np.full((n_samples, len(sets)), np.nan)
-    for start, stop, ranked, q in iter_ranked_blocks(
-        X, union, block_rows=block_rows, method="singscore"
-    ):
-        less, _ = ranked.less_equal(q)
-        r = (less + 1).astype(np.float64)  # ties: "min"
-        if not known_direction:
-            lo = (n_genes + 1) // 2
-            hi = n_genes // 2 + 1
-            stats = np.stack([ranked.order_statistic(lo), ranked.order_statistic(hi)], axis=1)
-            med_rank = (ranked.less_equal(stats)[0] + 1).mean(axis=1)
-            r = np.abs(r - np.ceil(med_rank)[:, None])
-        for j, _s in enumerate(sets):
-            up, down = ups[j], downs[j]
-            if up.size == 0:
-                continue
-            ru = r[:, up]
-            if known_direction:
-                su = _norm(ru.mean(axis=1), up.size, n_genes) - (0.5 if center else 0.0)
-            else:
-                su = _norm(ru.mean(axis=1), up.size // 2, -(-n_genes // 2))
-            du = _mad(ru)
-            if down.size:
-                rd = r[:, down]
-                sd = 1.0 - _norm(rd.mean(axis=1), down.size, n_genes) - (0.5 if center else 0.0)
-                su = su + sd
-                du = du + _mad(rd)
-            score[start:stop, j] = su
-            disp[start:stop, j] = du
+    stat = RankStat(SINGSCORE, _fallback, ints=(int(bool(known_direction)), int(bool(center))))
+    score, disp = rank_scores(X, sets, stat, block_rows=block_rows, method="singscore")
     return {"score": score, "dispersion": disp}
 
 

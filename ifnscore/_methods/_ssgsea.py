@@ -32,7 +32,28 @@ import numpy as np
 
 from ..errors import InputError
 from ._base import GeneSet, Method, register
-from ._ranks import iter_ranked_blocks, union_columns
+from ._ranks import SSGSEA, Counts, RankStat, SetIndex, rank_scores
+
+
+def _fallback(c: Counts, index: SetIndex, stat: RankStat) -> tuple[np.ndarray, np.ndarray]:
+    """The numpy statistic of one block (the compiled kernel's formulas and sums)."""
+    n = c.ranked.n_genes
+    table: np.ndarray = stat.table  # type: ignore[assignment]
+    mid2 = 2 * c.less + c.equal + 1  # twice the mid-rank: an integer
+    w = table[mid2 // 2]
+    wr = w * (mid2 / 2.0)
+    mid2_0 = 2 * c.less0 + c.equal0 + 1
+    w0 = table[mid2_0 // 2]
+    wr0 = w0 * (mid2_0 / 2.0)
+    out = np.full((mid2.shape[0], index.n_sets), np.nan)
+    for j in range(index.n_sets):
+        idx = index.up(j)
+        k = idx.size
+        if k == 0 or k >= n:
+            continue
+        first = c.set_sum(wr, wr0, idx) / c.set_sum(w, w0, idx)
+        out[:, j] = first - (n * (n + 1) / 2.0 - mid2[:, idx].sum(axis=1) / 2.0) / (n - k)
+    return out, out
 
 
 def run(
@@ -43,29 +64,19 @@ def run(
     normalize: bool = False,
     block_rows: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Score every sample for every set; see the module docstring."""
+    """Score every sample for every set; see the module docstring (one pass over the rows
+    for all sets: :func:`~._ranks.rank_scores`; the weights ``r ** alpha`` are one table
+    over the possible ranks ``r = 1..N``)."""
     try:
         alpha = float(alpha)
     except (TypeError, ValueError):
         raise InputError(f"alpha={alpha!r} must be a number (GSVA's default is 0.25).") from None
     if not np.isfinite(alpha) or alpha < 0:
         raise InputError(f"alpha={alpha!r} must be a finite number >= 0 (GSVA's default is 0.25).")
-    n_samples, n = X.shape
-    union, ups, _ = union_columns(sets)
-    out = np.full((n_samples, len(sets)), np.nan)
-    for start, stop, ranked, q in iter_ranked_blocks(
-        X, union, block_rows=block_rows, method="ssgsea"
-    ):
-        less, equal = ranked.less_equal(q)
-        mid = less + (equal + 1) / 2.0
-        w = np.floor(mid) ** alpha
-        for j, idx in enumerate(ups):
-            k = idx.size
-            if k == 0 or k >= n:
-                continue
-            rs, ws = mid[:, idx], w[:, idx]
-            first = (ws * rs).sum(axis=1) / ws.sum(axis=1)
-            out[start:stop, j] = first - (n * (n + 1) / 2.0 - rs.sum(axis=1)) / (n - k)
+    n = X.shape[1]
+    table = np.arange(n + 1, dtype=np.float64) ** alpha
+    stat = RankStat(SSGSEA, _fallback, table=table)
+    out, _ = rank_scores(X, sets, stat, block_rows=block_rows, method="ssgsea")
     if normalize:
         span = np.nanmax(out) - np.nanmin(out)
         if not span > 0:

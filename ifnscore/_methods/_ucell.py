@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._base import GeneSet, Method, register
-from ._ranks import iter_ranked_blocks, union_columns
+from ._ranks import UCELL, Counts, RankStat, SetIndex, rank_scores
 
 
 def u_score(capped_sum: np.ndarray, k: int, m: int) -> np.ndarray:
@@ -32,8 +32,29 @@ def u_score(capped_sum: np.ndarray, k: int, m: int) -> np.ndarray:
     s_min = k * (k + 1) / 2.0
     s_max = float(k * m)
     if s_max == s_min:
-        return np.zeros_like(capped_sum)
+        return np.zeros_like(capped_sum, dtype=np.float64)
     return 1.0 - (capped_sum - s_min) / (s_max - s_min)
+
+
+def _fallback(c: Counts, index: SetIndex, stat: RankStat) -> tuple[np.ndarray, np.ndarray]:
+    """The numpy statistic of one block: twice the capped mid-ranks are integers, so every
+    sum is exact (the compiled kernel's numbers, whatever the order)."""
+    (m,), (w_neg,) = stat.ints, stat.floats
+    greater = c.total[:, None] - c.less - c.equal
+    capped2 = np.minimum(2 * greater + c.equal + 1, 2 * m)
+    out = np.full((c.less.shape[0], index.n_sets), np.nan)
+    for j in range(index.n_sets):
+        up, down = index.up(j), index.down(j)
+        k_up = up.size + int(index.miss_up[j])
+        if k_up == 0:
+            continue
+        res = u_score(capped2[:, up].sum(axis=1) / 2.0 + index.miss_up[j] * m, k_up, m)
+        k_dn = down.size + int(index.miss_dn[j])
+        if k_dn:
+            dn = u_score(capped2[:, down].sum(axis=1) / 2.0 + index.miss_dn[j] * m, k_dn, m)
+            res = np.maximum(res - w_neg * dn, 0.0)
+        out[:, j] = res
+    return out, out
 
 
 def run(
@@ -44,31 +65,19 @@ def run(
     w_neg: float = 1.0,
     block_rows: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Score every sample for every set; see the module docstring."""
+    """Score every sample for every set; see the module docstring (one pass over the rows
+    for all sets: :func:`~._ranks.rank_scores`)."""
     if isinstance(max_rank, bool) or not isinstance(max_rank, int | np.integer) or max_rank < 1:
         raise InputError(
             f"max_rank={max_rank!r} must be a positive integer (UCell's default is 1500)."
         )
-    n_samples, n = X.shape
-    m = int(min(max_rank, n))
-    union, ups, downs = union_columns(sets)
-    out = np.full((n_samples, len(sets)), np.nan)
-    for start, stop, ranked, q in iter_ranked_blocks(
-        X, union, block_rows=block_rows, method="ucell", keep_top=m
-    ):
-        less, equal = ranked.less_equal(q)
-        greater = ranked.total[:, None] - less - equal
-        capped = np.minimum(greater + (equal + 1) / 2.0, m)
-        for j, s in enumerate(sets):
-            k_up = ups[j].size + s.missing_up
-            if k_up == 0:
-                continue
-            up = u_score(capped[:, ups[j]].sum(axis=1) + s.missing_up * m, k_up, m)
-            k_dn = downs[j].size + s.missing_down
-            if k_dn:
-                dn = u_score(capped[:, downs[j]].sum(axis=1) + s.missing_down * m, k_dn, m)
-                up = np.maximum(up - w_neg * dn, 0.0)
-            out[start:stop, j] = up
+    try:
+        w = float(w_neg)
+    except (TypeError, ValueError):
+        raise InputError(f"w_neg={w_neg!r} must be a number (UCell's default is 1).") from None
+    m = int(min(max_rank, X.shape[1]))
+    stat = RankStat(UCELL, _fallback, ints=(m,), floats=(w,), keep_top=m)
+    out, _ = rank_scores(X, sets, stat, block_rows=block_rows, method="ucell")
     return {"score": out}
 
 
