@@ -249,8 +249,8 @@ def score(
     and samples whose genes per cell differ need a common ``maxRank``
     (https://github.com/carmonalab/UCell/issues/53). The threshold :math:`|\rho| \ge 0.5`
     is Cohen's (1988) "large" correlation (depth then accounts for a quarter or more of the
-    variance of the score's ranks). Above 200,000 cells rho is computed on 200,000 evenly
-    spaced cells (standard error below 0.003). On CSR data an explicitly stored zero counts
+    variance of the score's ranks). Above 100,000 cells rho is computed on 100,000 evenly
+    spaced cells (standard error about 0.003). On CSR data an explicitly stored zero counts
     as a detected gene.
 
     A pseudobulk's numbers equal those of ``decoupler.pp.pseudobulk(adata, sample_col,
