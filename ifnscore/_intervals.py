@@ -78,7 +78,7 @@ def transform(
     if kind == "log":
         return np.log(x), lambda v: float(np.exp(v)), {}
     if kind == "boxcox":
-        from scipy import stats  # only here: importing scipy.stats costs ~40 MiB
+        from scipy import special  # not scipy.stats: importing it costs ~40 MiB
 
         if lmbda is None:
             if np.ptp(x) == 0:
@@ -86,8 +86,8 @@ def transform(
                     "The 'boxcox' transform needs control scores that are not all equal."
                 )
             # the MLE on the sorted scores, so that lambda does not depend on their order
-            lmbda = float(stats.boxcox_normmax(np.sort(x), method="mle"))
-        y = stats.boxcox(x, lmbda=lmbda)
+            lmbda = boxcox_mle(np.sort(x))
+        y = special.boxcox(x, lmbda)
         lam = float(lmbda)
 
         def back(v: float) -> float:
@@ -100,6 +100,24 @@ def transform(
 
         return np.asarray(y, dtype=np.float64), back, {"lambda": lam}
     raise InputError(f"Unknown transform {kind!r}; use 'log' or 'boxcox'.")
+
+
+def boxcox_llf(lmbda: float, x: np.ndarray) -> float:
+    r"""Box-Cox profile log-likelihood (Box & Cox 1964), as :func:`scipy.stats.boxcox_llf`:
+    :math:`(\lambda - 1)\sum \ln x_i - \tfrac n2 \ln \hat\sigma^2_\lambda`, with
+    :math:`\hat\sigma^2_\lambda` the variance (ddof 0) of the transformed values."""
+    from scipy import special
+
+    y = special.boxcox(x, lmbda)
+    return float((lmbda - 1) * np.sum(np.log(x)) - x.size / 2 * np.log(np.var(y)))
+
+
+def boxcox_mle(x: np.ndarray) -> float:
+    """Maximum-likelihood Box-Cox lambda: Brent's method from the bracket (-2, 2), as
+    ``scipy.stats.boxcox_normmax(x, method="mle")`` (without importing scipy.stats)."""
+    from scipy import optimize
+
+    return float(optimize.brent(lambda lm: -boxcox_llf(lm, x), brack=(-2.0, 2.0)))
 
 
 # ---------------------------------------------------------------------------- parametric

@@ -528,7 +528,7 @@ def _controls_limit(
     warn_small: bool,
 ) -> Limit:
     y, back, tinfo = iv.transform(s, tf, lmbda=lmbda)
-    if tf == "boxcox" and np.unique(y).size < np.unique(s).size:
+    if tf == "boxcox" and (np.ptp(y) == 0 or 2 * np.unique(y).size < np.unique(s).size):
         raise InputError(
             f"rule={rule!r}: the Box-Cox transform (lambda = {tinfo['lambda']:.4g}) maps distinct "
             "control scores to equal values (it is ill-determined for these scores); use a "

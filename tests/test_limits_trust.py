@@ -282,6 +282,8 @@ def test_default_robust_with_box_cox_for_skewed_small_samples():
     assert lim.details["ep28_choice"] == "robust: 20 <= n = 40 < 120"
     # the same limit by hand: robust on the Box-Cox scale with the MLE lambda, back-transformed
     lam = stats.boxcox_normmax(np.sort(x), method="mle")
+    np.testing.assert_allclose(lim.details["lambda"], lam, rtol=1e-6)
+    lam = lim.details["lambda"]  # scipy's optimiser stops within 1e-6 of ours
     from ifnscore._intervals import robust_upper
 
     point, _ = robust_upper(stats.boxcox(x, lmbda=lam))
@@ -298,6 +300,16 @@ def test_default_falls_back_to_log_when_box_cox_has_no_back_transform():
     lim = controls_limit(x)
     assert lim.rule == "log:robust"
     assert "log instead" in lim.details["transform_choice"]
+
+
+def test_box_cox_that_collapses_the_scores_is_not_used():
+    # six nearly equal scores near 15: the MLE lambda is about -30, where x**lambda underflows
+    s = np.array([15.0133, 15.0388, 15.0442, 14.9927, 15.7695, 15.2584])
+    with pytest.raises(errors.InputError, match=r"maps distinct control scores to equal values"):
+        controls_limit(s, "boxcox:robust", warn_small=False)
+    lim = controls_limit(s, warn_small=False)
+    assert lim.rule == "log:robust"
+    assert "lies beyond +/-2" in lim.details["transform_choice"]
 
 
 def test_mean_2sd_stays_available_as_rice_convention():
@@ -424,16 +436,16 @@ def test_scoring_a_reference_with_excluded_genes_leaves_them_out():
 
 
 def test_few_reads_behind_a_control_median_warn():
-    # counts: 40 controls with 1e6 reads each; SIGLEC1 has 3 reads in every control (3 CPM)
+    # counts: 40 controls with 5e6 reads each; SIGLEC1 has 3 reads in every control (0.6 CPM)
     rng = np.random.default_rng(0)
     other = [f"G{i:03d}" for i in range(50)]
     X = np.hstack([rng.poisson(2000, (40, 5)), np.full((40, 1), 3), rng.poisson(1000, (40, 50))])
-    X[:, -1] += 1_000_000 - X.sum(axis=1)
+    X[:, -1] += 5_000_000 - X.sum(axis=1)
     ctrl = pd.DataFrame(X, columns=GENES + other, index=[f"c{i}" for i in range(40)])
     with pytest.warns(
         errors.IfnscoreWarning,
-        match=r"Control medians of SIGLEC1 \(median 3 reads, 3 CPM\) rest on few reads \(below "
-        r"5 reads or 1 CPM\).*exclude_genes=\['SIGLEC1'\] \(CLI --exclude-genes SIGLEC1\)",
+        match=r"Control medians of SIGLEC1 \(0.6 CPM\) lie below 1 CPM, i.e. rest on few reads"
+        r".*exclude_genes=\['SIGLEC1'\] \(CLI --exclude-genes SIGLEC1\)",
     ):
         ifnscore.calibrate(ctrl, "rice6", scale="counts", upper_limit="controls")
 
