@@ -103,9 +103,9 @@ EP28_MIN_N = 20
 MEAN_SD_MIN_N = 20
 #: Adjusted sample skewness above which ``ep28`` transforms positive scores (Bulmer 1979).
 SKEW_THRESHOLD = 0.5
-#: ``ep28`` uses ``log`` instead of Box-Cox when the MLE lambda lies beyond +/- this: Box &
-#: Cox (1964) worked within [-2, 2]; far beyond it (e.g. lambda = -30 for six nearly equal
-#: scores) x**lambda underflows and the transformed scores collapse to one value.
+#: ``ep28`` clips the Box-Cox lambda to +/- this: Box & Cox (1964) worked within [-2, 2];
+#: far beyond it (e.g. lambda = -30 for six nearly equal scores) x**lambda underflows and the
+#: transformed scores collapse to one value.
 BOXCOX_MAX_LAMBDA = 2.0
 #: Transference (EP28-A3c): at least this many local controls to verify a published limit.
 TRANSFERENCE_N = 20
@@ -390,24 +390,23 @@ def _skewness(s: np.ndarray) -> float:
 def _auto_transform(s: np.ndarray) -> tuple[str, dict[str, Any]]:
     """The scale ``ep28`` works on without a prefix: Box-Cox for positive, skewed scores."""
     g1 = _skewness(s)
-    if np.any(s <= 0):
-        why = "raw: some scores are <= 0, so no log or Box-Cox transform applies"
+    if np.any(s <= 0) or np.ptp(s) == 0:
+        why = "raw: some scores are <= 0 (or all equal), so no log or Box-Cox transform applies"
         return "raw", {"skewness": g1, "transform_choice": why}
     if abs(g1) > SKEW_THRESHOLD:
         why = (
             f"boxcox: all scores positive and skewness G1 = {g1:.3g} beyond "
             f"+/-{SKEW_THRESHOLD} (Bulmer 1979)"
         )
-        if np.ptp(s) > 0:
-            lam = iv.boxcox_mle(np.sort(s))
-            if abs(lam) > BOXCOX_MAX_LAMBDA:
-                why = (
-                    f"log: skewness G1 = {g1:.3g} beyond +/-{SKEW_THRESHOLD}, but the Box-Cox "
-                    f"lambda ({lam:.3g}) lies beyond +/-{BOXCOX_MAX_LAMBDA:g}, where the transform "
-                    "is ill-determined and collapses the scores"
-                )
-                return "log", {"skewness": g1, "transform_choice": why}
-        return "boxcox", {"skewness": g1, "transform_choice": why}
+        lam = iv.boxcox_mle(np.sort(s))
+        if abs(lam) > BOXCOX_MAX_LAMBDA:
+            clipped = math.copysign(BOXCOX_MAX_LAMBDA, lam)
+            why += (
+                f"; the MLE lambda {lam:.3g} lies beyond +/-{BOXCOX_MAX_LAMBDA:g}, where the "
+                f"transform is ill-determined (and can collapse the scores), so lambda = {clipped:g}"
+            )
+            lam = clipped
+        return "boxcox", {"skewness": g1, "transform_choice": why, "_lambda": lam}
     why = f"raw: skewness G1 = {g1:.3g} within +/-{SKEW_THRESHOLD} (approximately symmetric)"
     return "raw", {"skewness": g1, "transform_choice": why}
 
@@ -495,6 +494,7 @@ def controls_limit(
     choice: dict[str, Any] = {}
     if auto:
         tf, choice = _auto_transform(s)
+        lmbda = choice.pop("_lambda", None)
     else:
         tf = m.group("tf") or "raw"
     try:

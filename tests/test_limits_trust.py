@@ -308,7 +308,8 @@ def test_box_cox_that_collapses_the_scores_is_not_used():
     with pytest.raises(errors.InputError, match=r"maps distinct control scores to equal values"):
         controls_limit(s, "boxcox:robust", warn_small=False)
     lim = controls_limit(s, warn_small=False)
-    assert lim.rule == "log:robust"
+    assert lim.rule == "boxcox:robust"
+    assert lim.details["lambda"] == -2.0  # clipped to Box & Cox's range
     assert "lies beyond +/-2" in lim.details["transform_choice"]
 
 
