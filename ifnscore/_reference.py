@@ -29,6 +29,7 @@ from ._limits import (
     group_labels,
     partition_limits,
     published_limit,
+    rule_minimum,
     with_note,
 )
 from ._methods import Method, check_options, get_method
@@ -910,6 +911,7 @@ def calibrate(
     >>> print(ref.signatures["rice6"].upper_limit.notes[-1])
     12.49 on your 40 controls: 3 at or above it; CLSI EP28-A3c accepts at most 10 % (4 of 40; 2 of 20): accepted (binomial P(>= 3 | 40, 2.5 %) = 0.078)
     """
+    rule_minimum(rule)  # the rule's grammar, checked before any data is touched
     meth = get_method(method)
     check_options(meth, options)
     sigs = as_signatures(signature)

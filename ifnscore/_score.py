@@ -506,6 +506,11 @@ _SCORE_KEYWORDS = (
     "id_type",
     "repeatability_cv",
     "allow_partial",
+    "mod",
+    "groupby",
+    "pseudobulk",
+    "min_cells",
+    "depth_check",
     "key",
     "copy",
 )

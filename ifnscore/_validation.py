@@ -114,7 +114,10 @@ def as_expression(
     if samples_idx.has_duplicates:
         dup = samples_idx[samples_idx.duplicated()].unique()[:5].tolist()
         raise InputError(f"{arg} has duplicate sample names {dup}; make sample names unique.")
-    empty = samples_idx.isna() | (samples_idx.astype(str).str.strip() == "")
+    if isinstance(samples_idx, pd.MultiIndex):
+        empty = np.zeros(len(samples_idx), dtype=bool)
+    else:
+        empty = np.asarray(samples_idx.isna() | (samples_idx.astype(str).str.strip() == ""))
     if empty.any():
         i = int(np.flatnonzero(empty)[0])
         raise InputError(
@@ -336,7 +339,8 @@ _LOG_MAX = {"log2": 60.0, "log1p": 60.0 * float(np.log(2.0))}
 
 def check_declared_scale(X: Any, scale: str, *, arg: str = "data") -> None:
     """Warn (or refuse, where the numbers would be meaningless) when the values contradict the
-    declared ``scale`` (on the same sampled rows as :func:`detect_scale`):
+    declared ``scale`` (on the same sampled rows as :func:`detect_scale`; in-memory data only,
+    so that backed and lazy files are still read once):
 
     * ``counts`` with values that look like logs (non-integers, maximum <= 30): refused — CPM
       of log values is meaningless;
@@ -349,6 +353,8 @@ def check_declared_scale(X: Any, scale: str, *, arg: str = "data") -> None:
     * ``log2``/``log1p`` with integers above 20: warned (counts; above 2^60 on the linear scale
       the scorer refuses them outright).
     """
+    if not (sp.issparse(X) or isinstance(X, np.ndarray)):
+        return  # backed or lazy data: no extra read of the file just for this check
     block = _sample_rows(X)
     if sp.issparse(block):
         values = block.data[np.isfinite(block.data)]

@@ -194,7 +194,7 @@ def test_mean_plus_2sd_limit_by_hand():
     np.testing.assert_allclose(scores, [241 / 60, 289 / 60, 6.45, 593 / 60], rtol=1e-15)
     m = sum(scores) / 4
     sd = math.sqrt(sum((s - m) ** 2 for s in scores) / 3)
-    ref = ifnscore.calibrate(np.array(CONTROLS), genes=RICE6, scale="linear")
+    ref = ifnscore.calibrate(np.array(CONTROLS), genes=RICE6, scale="linear", rule="mean+2sd")
     lim = ref.signatures["rice6"].limits["controls"]
     np.testing.assert_allclose(lim.value, m + 2 * sd, rtol=RTOL)
     assert lim.rule == "mean+2sd"
@@ -207,14 +207,21 @@ def test_mean_plus_2sd_limit_by_hand():
 
 def test_percentile_rule_ep28_rank_by_hand():
     scores = sorted(hand_scores("fc_sum", CONTROLS, CONTROLS))
-    ref = ifnscore.calibrate(np.array(CONTROLS), genes=RICE6, scale="linear", rule="p50")
     # r = 0.5 * (4 + 1) = 2.5: halfway between the 2nd and 3rd smallest
     np.testing.assert_allclose(
-        ref.signatures["rice6"].limits["controls"].value,
-        (scores[1] + scores[2]) / 2,
-        rtol=RTOL,
+        percentile_rank(np.array(scores), 0.5), (scores[1] + scores[2]) / 2, rtol=RTOL
     )
-    assert "EP28" in ref.signatures["rice6"].limits["controls"].citation
+    # ... but a median is no upper limit, and 4 controls hold no 97.5th percentile (r = 4.875)
+    with pytest.raises(ifnscore.errors.InputError, match="strictly between 50 and 100"):
+        ifnscore.calibrate(np.array(CONTROLS), genes=RICE6, scale="linear", rule="p50")
+    with pytest.raises(ifnscore.errors.InputError, match=r"lies beyond the 4 controls"):
+        ifnscore.calibrate(
+            np.array(CONTROLS), genes=RICE6, scale="linear", rule="p97.5", upper_limit="controls"
+        )
+    n = 59  # r = 0.975 * 60 = 58.5 exists
+    lim = controls_limit(np.arange(1.0, n + 1), "p97.5")
+    assert lim.value == pytest.approx(58.5, rel=1e-15)
+    assert "EP28" in lim.citation
 
 
 @pytest.mark.parametrize(
@@ -231,7 +238,16 @@ def test_percentile_rule_ep28_rank_by_hand():
 )
 def test_percentile_rank(values, p, expected):
     assert percentile_rank(np.array(values, dtype=float), p) == pytest.approx(expected, rel=1e-15)
-    lim = controls_limit(np.array(values, dtype=float), f"p{p * 100:g}")
+    rule = f"p{p * 100:g}"
+    if p <= 0.5:  # not an upper limit
+        with pytest.raises(ifnscore.errors.InputError, match="strictly between 50 and 100"):
+            controls_limit(np.array(values, dtype=float), rule)
+        return
+    if p * (len(values) + 1) > len(values):  # the rank lies beyond the data: no estimate
+        with pytest.raises(ifnscore.errors.InputError, match="lies beyond"):
+            controls_limit(np.array(values, dtype=float), rule)
+        return
+    lim = controls_limit(np.array(values, dtype=float), rule)
     assert lim.value == pytest.approx(expected, rel=1e-15)
     assert {k: lim.details[k] for k in ("n", "p")} == {"n": len(values), "p": p}
 

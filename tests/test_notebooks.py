@@ -57,7 +57,13 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
         if cell.cell_type == "code"
         for out in cell.outputs
         if out.output_type == "error"
-        or (out.output_type == "stream" and out.name == "stderr" and "Warning" in out.text)
+        or (
+            out.output_type == "stream"
+            and out.name == "stderr"
+            and "Warning" in out.text
+            # the few-donors calibration of notebook 03 warns on purpose: that is the lesson
+            and "FewControlsWarning" not in out.text
+        )
     ]
     assert not errors, errors[:3]
     assert images >= {"01_quickstart": 3, "02_longitudinal_case": 1, "03_single_cell": 2}[path.stem]
