@@ -32,7 +32,7 @@ from ._limits import (
     rule_minimum,
     with_note,
 )
-from ._methods import Method, check_options, get_method
+from ._methods import Method, check_options, get_method, stored_options
 from ._signatures import Signature, SignatureLike, as_signatures
 from ._validation import SCALES, Expression, Rows, Scale
 from ._version import __version__
@@ -730,7 +730,7 @@ class Reference:
                 f"The data are on scale {expr.scale!r} ({expr.scale_note}) but the reference was calibrated on "
                 f"{self.scale!r} data; give data on the reference's scale (scale={self.scale!r}) or recalibrate."
             )
-        if dict(options) != dict(_thaw(self.method_options)):
+        if stored_options(options) != stored_options(_thaw(self.method_options)):
             raise ReferenceMismatchError(
                 f"Method options {dict(options)} differ from the reference's {dict(self.method_options)}; "
                 "drop them to use the reference's, or recalibrate."
@@ -1061,7 +1061,7 @@ def calibrate(
         signatures=_FrozenDict(sig_refs),
         n_controls=expr.shape[0],
         control_samples=tuple(names),
-        method_options=_freeze(options),
+        method_options=_freeze(stored_options(options)),  # never block sizes or threads
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 

@@ -231,3 +231,27 @@ def test_integers_declared_log_warn():
         errors.IfnscoreWarning, match=r"scale='log2' but the values are integers up to 50"
     ):
         ifnscore.score(small, method="mean_log", scale="log2")
+
+
+def test_execution_settings_are_not_part_of_a_reference(example):
+    """block_rows (a memory knob) is never stored in a Reference nor a reason for a mismatch."""
+    counts, samples = example
+    controls = counts[samples["group"] == "control"]
+    ref = ifnscore.calibrate(controls, signature="rice6", method="module_score", block_rows=7)
+    assert "block_rows" not in ref.method_options
+    with pytest.warns(errors.IfnscoreWarning, match="cohort-dependent"):
+        a = ifnscore.score(counts, reference=ref, block_rows=5)
+    with pytest.warns(errors.IfnscoreWarning, match="cohort-dependent"):
+        b = ifnscore.score(counts, reference=ref)
+    # module_score's gene means are summed block by block: the last bits follow the block size
+    np.testing.assert_allclose(a["score"].to_numpy(), b["score"].to_numpy(), rtol=1e-12)
+
+
+def test_method_options_are_read_from_the_kernel():
+    from ifnscore._methods import get_method
+    from ifnscore._methods._base import kernel_options
+
+    for name in ("gsva", "ucell", "aucell", "ssgsea", "singscore", "module_score"):
+        m = get_method(name)
+        assert dict(m.options) == kernel_options(m.run)
+        assert "block_rows" not in m.options

@@ -63,7 +63,8 @@ class Method:
         ``run(X, sets, **options) -> dict[str, ndarray (n_samples, n_sets)]`` with at least
         ``"score"`` (``kind="rows"``); extra keys become extra result columns.
     options : mapping
-        Default values of the method's options (``kind="rows"``), for :func:`list_methods`.
+        Default values of the method's options (``kind="rows"``), for :func:`list_methods`:
+        derived from ``run``'s keyword-only parameters at registration (:func:`register`).
     needs_whole_rows : bool
         The formula needs every gene of a sample (rank-based), not only the signature's.
     cohort_options : mapping
@@ -101,6 +102,29 @@ class Method:
 METHODS: dict[str, Method] = {}
 
 
+def kernel_options(run: Callable[..., Any]) -> dict[str, Any]:
+    """The options a row kernel takes, with their defaults: its keyword-only parameters, less
+    the execution settings (:data:`EXECUTION_OPTIONS`)."""
+    import inspect
+
+    return {
+        n: p.default
+        for n, p in inspect.signature(run).parameters.items()
+        if p.kind is p.KEYWORD_ONLY and n not in EXECUTION_OPTIONS
+    }
+
+
 def register(method: Method) -> Method:
+    """Add ``method`` to the registry. A row method's ``options`` are read from its kernel's
+    signature here, once (:func:`kernel_options`): a method that also states them must state
+    the same, so the two cannot drift apart."""
+    if method.run is not None:
+        derived = kernel_options(method.run)
+        if method.options and dict(method.options) != derived:
+            raise RuntimeError(
+                f"method {method.name!r} states options {dict(method.options)} but its kernel's "
+                f"signature gives {derived}; drop options= (it is derived)."
+            )
+        object.__setattr__(method, "options", derived)
     METHODS[method.name] = method
     return method

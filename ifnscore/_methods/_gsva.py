@@ -217,7 +217,6 @@ register(
         citation="Hänzelmann S, Castelo R, Guinney J. BMC Bioinformatics 2013;14:7, "
         "doi:10.1186/1471-2105-14-7",
         run=run,
-        options={"kcdf": "auto", "tau": 1.0, "max_diff": True, "abs_ranking": False},
         needs_whole_rows=True,
     )
 )
