@@ -255,3 +255,54 @@ def test_method_options_are_read_from_the_kernel():
         m = get_method(name)
         assert dict(m.options) == kernel_options(m.run)
         assert "block_rows" not in m.options
+
+
+def test_call_and_healthy_percentile_by_hand():
+    """call's borderline zone = the limit's 90 % CI widened by 1.645 x CV x limit; the healthy
+    percentile is the mid-rank percentile among the controls' scores; the fitted tail is the
+    normal of the mean + 2 SD rule."""
+    from scipy import stats
+
+    controls = _data(40, 11)
+    ref = ifnscore.calibrate(
+        controls, signature="rice6", scale="linear", rule="mean+2sd", upper_limit="controls"
+    )
+    lim = ref.signatures["rice6"].upper_limit
+    c = np.asarray(ref.signatures["rice6"].control_scores)
+    lo_ci, hi_ci = lim.details["ci_low"], lim.details["ci_high"]
+    data = _data(25, 12) * np.linspace(0.5, 3.0, 25)[:, None]
+    res = ifnscore.score(data, reference=ref, scale="linear", repeatability_cv=0.1)
+    half = 1.6448536269514722 * 0.1 * lim.value
+    lo, hi = min(lo_ci, lim.value - half), max(hi_ci, lim.value + half)
+    s = res["score"].to_numpy()
+    want = np.where(s >= lim.value, "positive", "negative").astype(object)
+    want[(s >= lo) & (s <= hi)] = "borderline"
+    assert res["call"].tolist() == want.tolist()
+    assert res["positive"].tolist() == (s >= lim.value).tolist()
+    assert res.attrs["ifnscore"]["signatures"]["rice6"]["call_zone"] == pytest.approx(
+        [lo, hi], rel=1e-12
+    )
+    pct = [100.0 * (np.sum(c < x) + np.sum(c == x) / 2) / c.size for x in s]
+    np.testing.assert_allclose(res["healthy_percentile"], pct, rtol=1e-12)
+    tail = stats.norm.sf(s, loc=c.mean(), scale=c.std(ddof=1))
+    np.testing.assert_allclose(res["healthy_tail_p"], tail, rtol=1e-9)
+    with pytest.raises(
+        errors.InputError, match=r"repeatability_cv=15 must be the assay's coefficient"
+    ):
+        ifnscore.score(data, reference=ref, scale="linear", repeatability_cv=15)
+
+
+def test_partial_samples_are_not_classified_against_a_published_limit():
+    controls = _data(40, 13)
+    with pytest.warns(errors.IfnscoreWarning, match="published limit does not transfer"):
+        ref = ifnscore.calibrate(controls, signature="rice6", scale="linear", rule="mean+2sd")
+    assert ref.signatures["rice6"].upper_limit.source == "published"
+    data = _data(3, 14)
+    data.iloc[0, 0] = np.nan  # IFI27 missing in the first sample
+    res = ifnscore.score(data, reference=ref, scale="linear", nan="omit")
+    assert res["call"].tolist()[0] == "unclassified"
+    assert not res["positive"].iloc[0]
+    assert np.isnan(res["fold_over_limit"].iloc[0])
+    assert res["call"].iloc[1] != "unclassified"
+    res = ifnscore.score(data, reference=ref, scale="linear", nan="omit", allow_partial=True)
+    assert res["call"].iloc[0] != "unclassified"
