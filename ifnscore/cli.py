@@ -243,6 +243,14 @@ def _add_scoring_options(
         type=_positive_int,
         help="threads for in-memory scans (default: IFNSCORE_NUM_THREADS, else all cores, at most 8)",
     )
+    if nan:  # score and report classify: the borderline zone of `call`
+        g.add_argument(
+            "--repeatability-cv",
+            type=float,
+            metavar="CV",
+            help="the assay's coefficient of variation near the limit (a fraction, e.g. 0.15): "
+            "widens the borderline zone of `call` to limit +/- 1.645 CV limit",
+        )
 
 
 def _scoring_kwargs(args: argparse.Namespace, *, nan: bool = True) -> dict[str, Any]:
@@ -255,6 +263,7 @@ def _scoring_kwargs(args: argparse.Namespace, *, nan: bool = True) -> dict[str, 
     }
     if nan:
         kw["nan"] = args.nan
+        kw["repeatability_cv"] = getattr(args, "repeatability_cv", None)
     return kw
 
 
@@ -1003,6 +1012,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         title=args.title,
         input_note=note,
         output=args.output,
+        repeatability_cv=args.repeatability_cv,
         **kw,
     )
     print(f"wrote {args.output}", file=sys.stdout)
@@ -1040,6 +1050,13 @@ def _add_report_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--clinical", nargs="*", help="clinical measure columns, e.g. cmas")
     p.add_argument("--title", default="Interferon signature report", help="report title")
     _add_scoring_options(p, method_default=None, nan=False)
+    p.add_argument(
+        "--repeatability-cv",
+        type=float,
+        metavar="CV",
+        help="the assay's coefficient of variation near the limit (e.g. 0.15): widens the "
+        "borderline zone of `call`, drawn as a band on the figures",
+    )
     _add_input_options(p)
     p.set_defaults(func=_cmd_report)
 

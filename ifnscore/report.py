@@ -56,6 +56,7 @@ def report(
     layer: str | None = None,
     use_raw: bool = False,
     id_type: IdType = "auto",
+    repeatability_cv: float | None = None,
     title: str = "Interferon signature report",
     input_note: str | None = None,
     output: str | os.PathLike | None = None,
@@ -83,7 +84,7 @@ def report(
         section each.
     signature
         Which of the reference's signatures (default: its only one).
-    scale, layer, use_raw, id_type
+    scale, layer, use_raw, id_type, repeatability_cv
         How to read ``data`` and match its gene names; see :func:`ifnscore.score`.
     title
         Title of the report.
@@ -124,7 +125,9 @@ def report(
     signature = reference.one_signature(signature)
     meta, treatments = _metadata_of(data, samples, treatments)
     kw: dict[str, Any] = {"layer": layer, "use_raw": use_raw, "id_type": id_type}
-    table = score_table(data, None, reference=reference, scale=scale, **kw)
+    table = score_table(
+        data, None, reference=reference, scale=scale, repeatability_cv=repeatability_cv, **kw
+    )
     _, scores = one_signature(table, signature)
     if meta is not None:
         meta = read_frame(meta, arg="samples")
@@ -298,6 +301,13 @@ def _intro(
     if input_note:
         lines.append(f'<p class="meta">Input: {_e(input_note)}</p>')
     lines += [f'<p class="note">{_e(n)}</p>' for n in notes]
+    sig_meta = meta["signatures"][signature]
+    genes = ", ".join(sig_meta.get("genes_used", []))
+    lines.append(
+        f"<p>The assay's genes (EULAR 2022 asks that results name them): {_e(genes)}. Each sample is "
+        "called <i>negative</i>, <i>borderline</i> or <i>positive</i>; borderline: "
+        f"{_e(sig_meta.get('call_rule') or 'no zone (no limit)')}.</p>"
+    )
     lines.append(
         '<p class="note">Interferon signature assays support stratification and monitoring; '
         "they are not diagnostic tests on their own (EULAR points to consider, Ann Rheum Dis "

@@ -255,3 +255,13 @@ def test_multiqc_content_from_the_command_line(files, tmp_path):
     assert (out / "ifnscore_mqc.yaml").is_file()
     body = [ln for ln in tsv.read_text().splitlines() if not ln.startswith("#")]
     assert len(body) == 1 + len(files["counts"])  # header + one row per sample
+
+
+def test_report_names_the_genes_and_the_borderline_rule(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "r.html"
+    assert main(["report", "--example", "--repeatability-cv", "0.15", "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "The assay's genes (EULAR 2022 asks that results name them): IFI27, IFI44L" in text
+    assert "limit +/- 1.645 x repeatability_cv 0.15 x limit" in text
+    assert ">call<" in text  # the samples table shows each call
