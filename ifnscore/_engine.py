@@ -221,10 +221,12 @@ def gene_values(
     """Per-gene values of the found genes on the method's space ('linear' or 'log2').
 
     Non-finite values are checked on the data as given (before any back-transform, so that
-    ``-inf`` on a log scale is caught); linear values must not be negative.
+    ``-inf`` on a log scale is caught); linear values must not be negative. A gene with
+    several columns is the sum of their linear values, added in column order (as the affine
+    kernel of :mod:`ifnscore._gather` adds them).
     """
     genes = [g for g, m in matches.items() if m.found]
-    groups = [np.asarray(matches[g].columns, dtype=np.intp) for g in genes]
+    groups = [np.sort(np.asarray(matches[g].columns, dtype=np.intp)) for g in genes]
     simple = all(len(c) == 1 for c in groups)
     cols = np.concatenate(groups) if groups else np.empty(0, dtype=np.intp)
     col_genes = [g for g, c in zip(genes, groups, strict=True) for _ in c]
@@ -245,9 +247,14 @@ def gene_values(
         _check_positive_rq(L, expr, col_genes)
     _check_nonnegative(L, expr, col_genes)
     if not simple:
-        sizes = np.array([len(c) for c in groups])
-        starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-        L = np.add.reduceat(L, starts, axis=1)
+        summed = np.empty((L.shape[0], len(groups)), dtype=np.float64)
+        c = 0
+        for j, grp in enumerate(groups):  # the gene's columns one after the other
+            summed[:, j] = L[:, c]
+            for t in range(1, grp.size):
+                summed[:, j] += L[:, c + t]
+            c += grp.size
+        L = summed
     if space == "log2":
         # relative quantities: log2 RQ = -ddCt exactly (no pseudocount: a pseudocount would make
         # the value depend on the calibrator's scale)
@@ -256,25 +263,45 @@ def gene_values(
 
 
 def _aggregate(T: np.ndarray, idx: np.ndarray, how: str, nan: Nan) -> tuple[np.ndarray, np.ndarray]:
+    """Aggregate the genes ``idx`` of ``T`` per sample: ``(score, genes used)``.
+
+    Sums and means add the genes one after the other in ``idx``'s order, from 0.0 (the
+    affine kernel's order: a sample's score is the same float alone or in any batch, dense
+    or sparse); with ``nan="omit"`` NaN values are left out and the mean of the rest is
+    taken (times ``len(idx)`` for a sum). Medians and geometric means are order-free.
+    """
+    n = T.shape[0]
+    if how in ("sum", "mean"):
+        sub = np.asfortranarray(T[:, idx])
+        acc = np.zeros(n, dtype=np.float64)
+        if nan == "omit":
+            cnt = np.full(n, idx.size, dtype=np.int64)
+            for c in range(idx.size):
+                bad = np.isnan(sub[:, c])
+                acc += np.where(bad, 0.0, sub[:, c])
+                cnt -= bad
+            with np.errstate(divide="ignore", invalid="ignore"):
+                m = acc / cnt
+            return (m * idx.size if how == "sum" else m), cnt
+        for c in range(idx.size):
+            acc += sub[:, c]
+        return (acc if how == "sum" else acc / idx.size), np.full(n, idx.size, dtype=np.int64)
     sub = T[:, idx]
     if nan == "omit":
         ok = np.isfinite(sub)
-        n = ok.sum(axis=1)
+        cnt = ok.sum(axis=1)
         with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            if how in ("sum", "mean"):
-                mean = np.nanmean(sub, axis=1)
-                s = mean * idx.size if how == "sum" else mean
-            elif how == "median":
+            if how == "median":
                 s = np.nanmedian(sub, axis=1)
             else:
                 s = np.exp(np.nanmean(np.log(sub), axis=1))
-        return s, n
-    n = np.full(sub.shape[0], idx.size)
+        return s, cnt
+    cnt = np.full(sub.shape[0], idx.size, dtype=np.int64)
     if how == "median":
-        return np.median(sub, axis=1), n
+        return np.median(sub, axis=1), cnt
     with np.errstate(divide="ignore"):
-        return np.exp(np.log(sub).mean(axis=1)), n
+        return np.exp(np.log(sub).mean(axis=1)), cnt
 
 
 def compute(
@@ -288,7 +315,20 @@ def compute(
     options: Mapping[str, Any],
 ) -> Computed:
     """Score ``expr`` for every signature. ``params`` maps gene -> per-gene parameters
-    (from a reference); ``None`` fits them on ``expr`` itself (calibration)."""
+    (from a reference); ``None`` fits them on ``expr`` itself (calibration).
+
+    Gene-wise methods: every signature's genes are put in one canonical order (by their
+    first data column), and sums and means add them in that order, one sample at a time, so
+    that a score does not depend on the batch, the container, the block size or the number
+    of threads. Scoring (a reference given, or no fit needed) never holds the per-gene values
+    of all samples at once: sums and means of large CSR matrices are one compiled pass
+    (:func:`ifnscore._gather.affine_pass`: each row transformed and added to every signature
+    it belongs to, nothing larger than samples x signatures allocated), otherwise the
+    signature columns are gathered in bounded row blocks. ``Computed.values`` (the per-gene
+    values, for the gene table) is then built only when read.
+    """
+    import scipy.sparse as sp
+
     if nan not in ("raise", "omit"):
         raise InputError(f"nan={nan!r} is not valid; use 'raise' or 'omit'.")
     if method.kind == "rows":
@@ -297,39 +337,217 @@ def compute(
     for sig in sigs:
         for m in matches[sig.name]:
             by_gene.setdefault(m.gene, m)
-    genes, V = gene_values(expr, by_gene, method.space, nan)
-    if method.fit is None:
-        fitted: dict[str, np.ndarray] = {}
-    elif params is None:
+    genes = [g for g, m in by_gene.items() if m.found]
+    first_col = {g: int(min(by_gene[g].columns)) for g in genes}
+    canon = sorted(range(len(genes)), key=lambda i: (first_col[genes[i]], i))
+    rank = {genes[i]: r for r, i in enumerate(canon)}
+    pos = {g: i for i, g in enumerate(genes)}
+    # each signature's found genes, as positions in ``genes``, in canonical order
+    sig_idx = [
+        np.array(
+            sorted(
+                (pos[m.gene] for m in matches[sig.name] if m.found), key=lambda i: rank[genes[i]]
+            ),
+            dtype=np.intp,
+        )
+        for sig in sigs
+    ]
+    how = method.aggregate or "mean"
+    n, n_sig = expr.shape[0], len(sigs)
+
+    def scores_of(T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sc = np.empty((T.shape[0], n_sig), dtype=np.float64)
+        ng = np.empty((T.shape[0], n_sig), dtype=np.int64)
+        for j, idx in enumerate(sig_idx):
+            sc[:, j], ng[:, j] = _aggregate(T, idx, how, nan)
+        return sc, ng
+
+    if method.fit is not None and params is None:
+        # calibration: the controls' per-gene values are needed for the fit
+        genes, V = gene_values(expr, by_gene, method.space, nan)
         if nan == "omit" and not np.isfinite(V).all():
             raise InputError(
                 "Controls used for calibration must not have NaN in signature genes; fix or drop them."
             )
-        fitted = method.fit(V)
+        fit = method.fit(V)
+        if fit and method.check is not None:
+            method.check(fit, genes)
+        T = method.transform(V, fit)  # type: ignore[misc]
+        sc, ng = scores_of(T)
+        return Computed(sc, ng, {}, genes, fit or None, T)
+    fitted: dict[str, np.ndarray]
+    if method.fit is None:
+        fitted = {}
     else:
-        keys = sorted({k for g in genes for k in params[g]})
-        fitted = {k: np.array([params[g][k] for g in genes], dtype=np.float64) for k in keys}
+        keys = sorted({k for g in genes for k in params[g]})  # type: ignore[index]
+        fitted = {k: np.array([params[g][k] for g in genes], dtype=np.float64) for k in keys}  # type: ignore[index]
+
+    def transformed(sub: Expression) -> np.ndarray:
+        _, V = gene_values(sub, by_gene, method.space, nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return method.transform(V, fitted)  # type: ignore[misc]
+
+    def numpy_scores() -> tuple[np.ndarray, np.ndarray]:
+        """The signature columns gathered in bounded row blocks (in memory: CSR views or
+        dense slices; backed arrays: each block read once), transformed and aggregated."""
+        from dataclasses import replace
+
+        from ._gather import _csr_view, _in_memory, is_dask, read_rows
+
+        X = expr.X
+        per_row = max(1, sum(len(by_gene[g].columns) for g in genes))
+        step = max(1, (1 << 22) // per_row)
+        whole = is_dask(X) or (sp.issparse(X) and X.format != "csr") or n <= step
+        if whole:
+            return scores_of(transformed(expr))
+        sc = np.empty((n, n_sig), dtype=np.float64)
+        ng = np.empty((n, n_sig), dtype=np.int64)
+        lib = expr.library_size
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            if sp.issparse(X):
+                block = _csr_view(X, a, b)
+            elif _in_memory(X):
+                block = X[a:b]
+            else:
+                block = read_rows(X, a, b)
+            sub = replace(
+                expr,
+                X=block,
+                samples=expr.samples[a:b],
+                library_size=None if lib is None else lib[a:b],
+            )
+            try:
+                T = transformed(sub)
+            except InputError:
+                transformed(expr)  # the whole matrix's first problem, in the usual words
+                raise
+            sc[a:b], ng[a:b] = scores_of(T)
+        return sc, ng
+
+    def affine_scores() -> tuple[Any, Any]:
+        """Sums and means by the one-pass compiled kernel, or ``(None, None)`` where it does not
+        apply (numba missing, a small, non-CSR or ``rq`` matrix, a C library whose functions
+        differ from numpy's) or the data have a problem (the numpy path then raises it)."""
+        from ._gather import (
+            AFFINE_SCALES,
+            NUMBA_MIN_NNZ,
+            T_FC,
+            T_IDENT,
+            T_Z,
+            AffinePlan,
+            _affine_kernel,
+            affine_pass,
+            libm_consistent,
+        )
+
+        X = expr.X
+        if (
+            expr.scale not in AFFINE_SCALES
+            or not sp.issparse(X)
+            or X.format != "csr"
+            or X.nnz < NUMBA_MIN_NNZ
+            or np.dtype(X.dtype).kind not in "iuf"
+            or _affine_kernel() is None
+        ):
+            return None, None
+        simple = all(len(by_gene[g].columns) == 1 for g in genes)
+        direct = method.space == "log2" and simple and expr.scale in ("log2", "log1p")
+        log_space = method.space == "log2"
+        if not direct and (log_space or expr.scale in ("log2", "log1p")) and not libm_consistent():
+            return None, None
+        G = len(genes)
+        order = sorted(range(G), key=lambda i: rank[genes[i]])  # canonical position -> gene
+        gene_cols = [np.unique(np.asarray(by_gene[genes[i]].columns, dtype=np.intp)) for i in order]
+        slot_cols = np.unique(np.concatenate(gene_cols)) if G else np.empty(0, dtype=np.intp)
+        if slot_cols.size != sum(c.size for c in gene_cols):  # a column of two genes
+            return None, None
+        lookup = np.full(X.shape[1], -1, dtype=np.int32)
+        lookup[slot_cols] = np.arange(slot_cols.size, dtype=np.int32)
+        slot_gene = np.empty(slot_cols.size, dtype=np.int64)
+        for c_pos, cols in enumerate(gene_cols):
+            slot_gene[lookup[cols]] = c_pos
+        gslot_ptr = np.concatenate(([0], np.cumsum([c.size for c in gene_cols]))).astype(np.int64)
+        gslot = (
+            np.concatenate([lookup[c] for c in gene_cols]).astype(np.int64)
+            if G
+            else np.empty(0, dtype=np.int64)
+        )
+        centre = np.zeros(G)
+        spread = np.ones(G)
+        if "centre" in fitted:
+            centre = np.asarray(fitted["centre"], dtype=np.float64)[order]
+        if "spread" in fitted:
+            spread = np.asarray(fitted["spread"], dtype=np.float64)[order]
+        tcode = {"_transform_fc": T_FC, "_transform_z": T_Z, "_identity": T_IDENT}.get(
+            getattr(method.transform, "__name__", ""), -1
+        )
+        if tcode < 0:  # a transform the kernel does not know
+            return None, None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t0 = (0.0 - centre) / spread if tcode == T_Z else np.zeros(G)
+        members: list[list[int]] = [[] for _ in range(G)]
+        inv = {i: c_pos for c_pos, i in enumerate(order)}
+        for j, idx in enumerate(sig_idx):
+            for i in idx:
+                members[inv[int(i)]].append(j)
+        mem_ptr = np.concatenate(([0], np.cumsum([len(m) for m in members]))).astype(np.int64)
+        mem_set = np.array([j for m in members for j in m], dtype=np.int64)
+        lib = expr.library_size
+        plan = AffinePlan(
+            lookup=lookup,
+            slot_gene=slot_gene,
+            gslot_ptr=gslot_ptr,
+            gslot=gslot,
+            n_genes=G,
+            scale=AFFINE_SCALES[expr.scale],
+            log_space=log_space,
+            direct=direct,
+            tcode=tcode,
+            centre=centre,
+            spread=spread,
+            t0=t0,
+            all_genes=bool(np.any(t0 != 0.0)),
+            mem_ptr=mem_ptr,
+            mem_set=mem_set,
+            k=np.array([idx.size for idx in sig_idx], dtype=np.int64),
+            mean=method.aggregate == "mean",
+            omit=nan == "omit",
+            limit=_MAX_LOG.get(expr.scale, np.inf),
+            library_size=None if lib is None else np.asarray(lib, dtype=np.float64),
+        )
+        sc, ng, problems = affine_pass(X, plan)
+        if problems:
+            return None, None
+        if nan == "raise":
+            ng = np.broadcast_to(plan.k, sc.shape).copy()
+        return sc, ng
+
+    if how in ("sum", "mean"):
+        sc, ng = affine_scores()
+        if sc is None:
+            sc, ng = numpy_scores()
+    else:
+        sc, ng = numpy_scores()
     if fitted and method.check is not None:
         method.check(fitted, genes)
-    T = method.transform(V, fitted)  # type: ignore[misc]
-    pos = {g: i for i, g in enumerate(genes)}
-    n, s = T.shape[0], len(sigs)
-    scores = np.empty((n, s), dtype=np.float64)
-    n_genes = np.empty((n, s), dtype=np.int64)
-    if method.aggregate in ("sum", "mean") and nan == "raise":
-        # Each row summed on its own, in gene order (not one BLAS product T @ W, whose
-        # blocking changes with the number of rows): a sample's score is the same float
-        # whether it is scored alone or in any batch.
-        for j, sig in enumerate(sigs):
-            used = np.array([pos[m.gene] for m in matches[sig.name] if m.found], dtype=np.intp)
-            total = np.ascontiguousarray(T[:, used]).sum(axis=1)
-            scores[:, j] = total if method.aggregate == "sum" else total / used.size
-            n_genes[:, j] = used.size
-    else:
-        for j, sig in enumerate(sigs):
-            idx = np.array([pos[m.gene] for m in matches[sig.name] if m.found], dtype=np.intp)
-            scores[:, j], n_genes[:, j] = _aggregate(T, idx, method.aggregate or "mean", nan)
-    return Computed(scores, n_genes, {}, genes, fitted or None, T)
+
+    class _Lazy(Computed):
+        """Per-gene values built on first read (only the gene table reads them)."""
+
+        _values: np.ndarray | None = None
+
+        @property  # type: ignore[override]
+        def values(self) -> np.ndarray | None:
+            if self._values is None:
+                self._values = transformed(expr)
+            return self._values
+
+        @values.setter
+        def values(self, v: np.ndarray | None) -> None:
+            self._values = v
+
+    return _Lazy(sc, ng, {}, genes, fitted or None, None)
 
 
 def _compute_rows(

@@ -15,12 +15,14 @@ Per container:
   the block when its column is a signature column. Without numba (or ``IFNSCORE_NUMBA=0``),
   scipy's column selection takes the columns and ``np.add.reduceat`` sums the rows in float64
   (the part's values cast into a reused float64 buffer; the matrix is never upcast as a
-  whole): the same numbers (gathered values identical; row sums identical for integer counts,
-  otherwise equal up to float64 summation order). Parts run on :func:`n_threads` threads
+  whole): the same numbers (gathered values identical; each row's total added value by value in
+  storage order on both paths, so identical floats). Parts run on :func:`n_threads` threads
   (numpy, scipy and the ``nogil`` kernel release the GIL), and every part writes only its own
   rows, so results do not depend on the number of threads.
 * **CSC**: scipy's column slice (contiguous per column) and row sums by ``np.bincount``;
   **dense arrays**: column slices and float64 row sums, in row parts on threads as above.
+  Every row total is its values added one after the other in column order, whatever the
+  container, so a matrix has the same totals dense, CSR or CSC.
 * **Backed or lazy arrays** (anndata's backed h5ad/zarr sparse datasets, h5py and zarr
   arrays): row blocks of ``block_rows`` are read once each and scanned as above; memory is
   bounded by one block, whatever the number of samples.
@@ -148,23 +150,42 @@ def _nanmin(a: np.ndarray) -> float:
 def _csr_totals(
     data: np.ndarray, indptr: np.ndarray, out: np.ndarray, buf: np.ndarray | None = None
 ) -> None:
-    """Row sums of a CSR part into ``out``, accumulated in float64.
+    """Row sums of a CSR part into ``out``, in float64, each row's stored values added one
+    after the other in storage order (the compiled kernel's order, so the totals are the
+    same floats whatever the path, the part size or the container).
 
-    The part's values are cast into ``buf`` (a float64 buffer reused across parts) and
-    summed with ``np.add.reduceat``, faster than reduceat's own buffered casting; the matrix
-    itself is never upcast as a whole.
+    Vectorised over rows: step ``k`` adds every row's ``k``-th stored value (rows with
+    fewer values have stopped); ``buf`` is an optional reused float64 copy of the values.
     """
-    starts = indptr[:-1]
-    nonempty = np.flatnonzero(indptr[1:] > starts)
+    n = indptr.size - 1
     out[:] = 0.0
-    if not nonempty.size:
+    if n == 0 or data.size == 0:
         return
     if data.dtype != np.float64 and buf is not None and buf.size >= data.size:
-        f64 = buf[: data.size]
-        f64[...] = data
-        out[nonempty] = np.add.reduceat(f64, starts[nonempty])
+        vals = buf[: data.size]
+        vals[...] = data
     else:
-        out[nonempty] = np.add.reduceat(data, starts[nonempty], dtype=np.float64)
+        vals = np.asarray(data, dtype=np.float64)
+    starts = np.asarray(indptr[:-1], dtype=np.int64) - int(indptr[0])
+    lengths = np.diff(indptr).astype(np.int64)
+    order = np.argsort(-lengths, kind="stable")  # longest rows first: a prefix is active
+    sl = lengths[order]
+    st = starts[order]
+    acc = np.zeros(n, dtype=np.float64)
+    active = n
+    for k in range(int(sl[0]) if n else 0):
+        while active and sl[active - 1] <= k:
+            active -= 1
+        acc[:active] += vals[st[:active] + k]
+    out[order] = acc
+
+
+def _dense_totals(B: np.ndarray) -> np.ndarray:
+    """Row sums of a dense block in float64, each row added left to right (as the CSR
+    totals, so a matrix gives the same totals dense or sparse)."""
+    if B.shape[1] == 0:
+        return np.zeros(B.shape[0], dtype=np.float64)
+    return np.cumsum(B, axis=1, dtype=np.float64)[:, -1]
 
 
 # ------------------------------------------------------------------ optional compiled kernel
@@ -265,12 +286,17 @@ def _scan_block(
             if B.format == "csr":
                 _csr_totals(B.data, B.indptr, tot, buf)
             else:
+                # column by column: each row's values in column order (bincount adds its
+                # weights in order, the running totals first)
+                if not B.has_sorted_indices:
+                    B = B.sorted_indices()
                 tot[:] = 0.0
+                rows_ = np.arange(n)
                 step = PART_NNZ
                 for s in range(0, B.data.size, step):
-                    tot += np.bincount(
-                        B.indices[s : s + step],
-                        weights=B.data[s : s + step].astype(np.float64),
+                    tot = np.bincount(
+                        np.concatenate((rows_, B.indices[s : s + step])),
+                        weights=np.concatenate((tot, B.data[s : s + step].astype(np.float64))),
                         minlength=n,
                     )
             mn = _nanmin(B.data)
@@ -280,7 +306,7 @@ def _scan_block(
     B = np.asarray(B)
     vals = np.asarray(B[:, cols], dtype=np.float64)
     if want_totals:
-        tot = B.sum(axis=1, dtype=np.float64)
+        tot = _dense_totals(B)
         mn = _nanmin(B)
     return vals, tot, mn
 
@@ -377,8 +403,8 @@ def scan(
 def _scan_in_memory(X: Any, cols: np.ndarray, totals: bool, *, threads: int | None = None) -> Scan:
     """Scan an ndarray or scipy matrix: row parts on ``threads`` (default :func:`n_threads`)
     threads, each writing its own rows of the outputs; the compiled kernel for large CSR
-    matrices when numba is available (the numpy path's numbers: gathered values identical,
-    totals identical for integer counts, else equal up to float64 summation order)."""
+    matrices when numba is available (the numpy path's numbers: gathered values and totals
+    identical)."""
     n, k = X.shape[0], cols.size
     if sp.issparse(X) and X.format not in ("csr", "csc"):
         X = X.tocsr()
@@ -483,3 +509,268 @@ def column_sums(X: Any, *, block_rows: int = DEFAULT_BLOCK_ROWS) -> np.ndarray:
             block = np.asarray(block, dtype=np.float64)
             sums = np.concatenate((sums[None, :], block)).sum(axis=0)
     return sums
+
+
+# ------------------------------------------------------------------ affine scores in one pass
+
+#: Scale codes of the affine kernel (``rq`` data take the numpy path).
+AFFINE_SCALES = {"counts": 0, "linear": 1, "log2": 2, "log1p": 3}
+#: Per-gene transforms: fold change ``v / c``, z-score ``(v - c) / s``, identity.
+T_FC, T_Z, T_IDENT = 0, 1, 2
+#: Problems the affine kernel flags (the numpy path then raises the precise error).
+BAD_VALUE, BAD_LOG_RANGE, BAD_NEGATIVE, BAD_LIBRARY, BAD_NEGATIVE_COUNT = 1, 2, 4, 8, 16
+BAD_DUPLICATE = 32
+
+
+@dataclass(frozen=True)
+class AffinePlan:
+    """What the one-pass affine kernel needs: genes in canonical order (by their first data
+    column) with their transform parameters, and every signature as a list of genes.
+
+    A score is the sum (or mean) of its genes' transformed values, added one by one in
+    canonical gene order from 0.0 (genes whose transformed value is 0.0, e.g. unexpressed
+    genes under a fold change, add nothing); with ``omit``, NaN values are left out and the
+    mean of the rest is taken (times the number of genes for a sum).
+    """
+
+    lookup: np.ndarray  # (n_columns,) int32: slot of each signature column (ascending), or -1
+    slot_gene: np.ndarray  # (n_slots,) int64: canonical gene of each slot
+    gslot_ptr: np.ndarray  # (n_genes + 1,) int64: each gene's slots, in column order
+    gslot: np.ndarray
+    n_genes: int
+    scale: int  # AFFINE_SCALES
+    log_space: bool  # the transform takes log2(x + 1) of the linear value
+    direct: bool  # log data, one column per gene: the (log2) data values themselves
+    tcode: int  # T_FC, T_Z or T_IDENT
+    centre: np.ndarray  # (n_genes,) float64
+    spread: np.ndarray  # (n_genes,) float64
+    t0: np.ndarray  # (n_genes,) transformed value of an unexpressed gene
+    all_genes: bool  # some t0 is not 0.0: every gene adds to every row's sums
+    mem_ptr: np.ndarray  # (n_genes + 1,) int64: the signatures each gene belongs to
+    mem_set: np.ndarray
+    k: np.ndarray  # (n_sets,) genes per signature
+    mean: bool
+    omit: bool
+    limit: float  # largest plausible log value (log scales)
+    library_size: np.ndarray | None  # the file's totals, when X holds only some genes
+
+
+def _insertion_sort_int(a, k):  # type: ignore[no-untyped-def]
+    for t in range(1, k):
+        x = a[t]
+        q = t - 1
+        while q >= 0 and a[q] > x:
+            a[q + 1] = a[q]
+            q -= 1
+        a[q + 1] = x
+
+
+def _affine_loop(  # type: ignore[no-untyped-def]
+    indptr, indices, data, r0, lookup, slot_gene, gslot_ptr, gslot, G, scale, log_space,
+    direct, tcode, centre, spread, t0, all_genes, mem_ptr, mem_set, k, mean, omit, limit,
+    ln2, lib_ext, has_lib, out, n_out,
+):  # fmt: skip
+    """Affine scores of the CSR rows of one part (row ``i`` -> ``out[r0 + i]``), every
+    signature at once: each stored value is read once; the signature columns' values are
+    transformed (CPM for counts, back-transform, log2, fold change or z-score), a gene's
+    columns summed in column order, and each gene added to every signature it belongs to,
+    genes in canonical order. ``lookup[column]`` is the column's slot (signature columns in
+    ascending order) or -1; ``slot_gene[slot]`` its gene; ``gslot`` the slots of each gene.
+    Returns the problems found (``BAD_*`` bits; a column stored twice in a row is
+    ``BAD_DUPLICATE``)."""
+    n = indptr.size - 1
+    S = k.size
+    n_slots = slot_gene.size
+    maxlen = 1
+    for i in range(n):
+        maxlen = max(maxlen, indptr[i + 1] - indptr[i])
+    hits = np.empty(maxlen, dtype=np.int64)
+    sval = np.zeros(max(n_slots, 1))
+    sstamp = np.full(max(n_slots, 1), -1, dtype=np.int64)
+    tval = np.zeros(max(G, 1))
+    stamp = np.full(max(G, 1), -1, dtype=np.int64)
+    touched = np.empty(max(G, 1), dtype=np.int64)
+    acc = np.zeros(max(S, 1))
+    nan_cnt = np.zeros(max(S, 1), dtype=np.int64)
+    flags = 0
+    for i in range(n):
+        a, b = indptr[i], indptr[i + 1]
+        nh = 0
+        f = 1.0
+        if scale == 0:  # counts: CPM over the row's total (or the file's library size)
+            tot = lib_ext[r0 + i] if has_lib else 0.0
+            for p in range(a, b):
+                x = data[p]
+                if not has_lib:
+                    tot += x
+                if x < 0:
+                    flags |= 16
+                if lookup[indices[p]] >= 0:
+                    hits[nh] = p
+                    nh += 1
+            if not (np.isfinite(tot) and tot > 0):
+                flags |= 8
+            f = 1e6 / tot
+        else:
+            for p in range(a, b):
+                if lookup[indices[p]] >= 0:
+                    hits[nh] = p
+                    nh += 1
+        nt = 0
+        for h in range(nh):
+            p = hits[h]
+            sl = lookup[indices[p]]
+            if sstamp[sl] == i:
+                flags |= 32
+                continue
+            sstamp[sl] = i
+            bv = np.float64(data[p])
+            sval[sl] = bv * f if scale == 0 else bv
+            g = slot_gene[sl]
+            if stamp[g] != i:
+                stamp[g] = i
+                touched[nt] = g
+                nt += 1
+        _insertion_sort_int(touched, nt)  # canonical gene order (usually sorted already)
+        for t in range(nt):
+            g = touched[t]
+            lin = 0.0
+            bad = False
+            for q in range(gslot_ptr[g], gslot_ptr[g + 1]):  # the gene's columns in order
+                sl = gslot[q]
+                if sstamp[sl] != i:
+                    continue  # not stored: 0, which adds nothing
+                bv = sval[sl]
+                if not np.isfinite(bv):
+                    if omit:
+                        bad = True
+                    else:
+                        flags |= 1
+                    continue
+                if scale >= 2 and bv > limit:
+                    flags |= 2
+                if direct:
+                    lin = bv if scale == 2 else bv / ln2
+                    continue
+                if scale == 2:
+                    L = np.exp2(bv) - 1.0
+                elif scale == 3:
+                    L = np.expm1(bv)
+                else:
+                    L = bv
+                if L < 0:
+                    flags |= 4
+                lin += L
+            if bad:
+                tval[g] = np.nan
+                continue
+            if direct:
+                V = lin
+            elif log_space:
+                V = np.log2(lin + 1.0)
+            else:
+                V = lin
+            if tcode == 0:
+                tval[g] = V / centre[g]
+            elif tcode == 1:
+                tval[g] = (V - centre[g]) / spread[g]
+            else:
+                tval[g] = V
+        acc[:] = 0.0
+        nan_cnt[:] = 0
+        n_iter = G if all_genes else nt
+        for t in range(n_iter):
+            g = t if all_genes else touched[t]
+            T = tval[g] if stamp[g] == i else t0[g]
+            for q in range(mem_ptr[g], mem_ptr[g + 1]):
+                j = mem_set[q]
+                if T != T:  # NaN (nan="omit")
+                    nan_cnt[j] += 1
+                else:
+                    acc[j] += T
+        o = r0 + i
+        for j in range(S):
+            if omit:
+                cnt = k[j] - nan_cnt[j]
+                m = acc[j] / cnt
+                out[o, j] = m if mean else m * k[j]
+                n_out[o, j] = cnt
+            else:
+                out[o, j] = acc[j] / k[j] if mean else acc[j]
+    return flags
+
+
+_AFFINE: Any = None  # as _KERNEL, for the affine loop
+
+
+def _affine_kernel() -> Any:
+    """The compiled affine loop, or None (numba missing, or ``IFNSCORE_NUMBA=0``)."""
+    global _AFFINE
+    if os.environ.get("IFNSCORE_NUMBA", "1") == "0":
+        return None
+    if _AFFINE is None:
+        try:
+            import numba
+        except ImportError:
+            _AFFINE = False
+            return None
+        g = globals()
+        g["_insertion_sort_int"] = numba.njit(inline="always", cache=True)(_insertion_sort_int)
+        # error_model="numpy": x / 0.0 gives inf or NaN as numpy does (no exception)
+        _AFFINE = numba.njit(cache=True, nogil=True, error_model="numpy")(_affine_loop)
+    return _AFFINE or None
+
+
+_LIBM_SAME: bool | None = None
+
+
+def libm_consistent() -> bool:
+    """Whether numpy's float64 ``log2``, ``exp2`` and ``expm1`` give the C library's values
+    (what compiled code calls) on a probe of values: then the affine kernel and the numpy
+    path agree to the last bit and either may be used; otherwise (numpy built with its own
+    vectorised versions) only the numpy path is used, so that scores never depend on which
+    path a batch took."""
+    global _LIBM_SAME
+    if _LIBM_SAME is None:
+        import math
+
+        x = np.concatenate((np.linspace(0.0, 60.0, 4001), np.geomspace(1e-6, 1e15, 4001)))
+        same = np.array_equal(np.log2(x + 1.0), [math.log2(v + 1.0) for v in x])
+        y = x[x <= 60.0]
+        same = same and np.array_equal(np.exp2(y), [math.exp2(v) for v in y])
+        same = same and np.array_equal(np.expm1(y), [math.expm1(v) for v in y])
+        _LIBM_SAME = bool(same)
+    return _LIBM_SAME
+
+
+def affine_pass(
+    X: Any, plan: AffinePlan, *, threads: int | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Scores of every row of the in-memory CSR matrix ``X`` for every signature of
+    ``plan``, in one compiled pass on :func:`n_threads` threads (row parts; each row on its
+    own, so the numbers do not depend on the parts or threads). Returns ``(scores,
+    n_genes, problems)``; ``n_genes`` is filled with ``nan="omit"`` only."""
+    kernel = _affine_kernel()
+    n = X.shape[0]
+    S = plan.k.size
+    out = np.empty((n, S), dtype=np.float64)
+    n_out = np.empty((n, S), dtype=np.int64)
+    lib = plan.library_size if plan.library_size is not None else np.zeros(1)
+    args = (
+        plan.lookup, plan.slot_gene, plan.gslot_ptr, plan.gslot, plan.n_genes, plan.scale, plan.log_space, plan.direct, plan.tcode,
+        plan.centre, plan.spread, plan.t0, plan.all_genes, plan.mem_ptr, plan.mem_set,
+        plan.k, plan.mean, plan.omit, plan.limit, float(np.log(2.0)),
+        np.asarray(lib, dtype=np.float64), plan.library_size is not None, out, n_out,
+    )  # fmt: skip
+
+    def work(group: list[tuple[int, int]]) -> list[int]:
+        flags = []
+        for a, b in group:
+            V = _csr_view(X, a, b)
+            flags.append(int(kernel(V.indptr, V.indices, V.data, a, *args)))
+        return flags
+
+    problems = 0
+    for f in _map_groups(work, _parts(X), threads):
+        problems |= f
+    return out, n_out, problems

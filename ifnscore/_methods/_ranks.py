@@ -773,7 +773,30 @@ def _pad_rows(indptr, indices, data, rows, P, fill, lookup, hit_ptr, hit_u, hit_
                 h += 1
         for p in range(m, w):
             P[r, p] = fill
+        # columns not sorted within the row: put the row's hits in column order
+        for t in range(hit_ptr[r] + 1, h):
+            uu = hit_u[t]
+            vv = hit_v[t]
+            q = t - 1
+            while q >= hit_ptr[r] and hit_u[q] > uu:
+                hit_u[q + 1] = hit_u[q]
+                hit_v[q + 1] = hit_v[q]
+                q -= 1
+            hit_u[q + 1] = uu
+            hit_v[q + 1] = vv
     hit_ptr[rows.size] = h
+
+
+def _has_duplicates(indptr, indices, n_cols):  # type: ignore[no-untyped-def]
+    """Whether some row of a CSR matrix stores a column twice."""
+    stamp = np.full(max(n_cols, 1), -1, dtype=np.int64)
+    for i in range(indptr.size - 1):
+        for p in range(indptr[i], indptr[i + 1]):
+            c = indices[p]
+            if stamp[c] == i:
+                return True
+            stamp[c] = i
+    return False
 
 
 _HELPERS = ("_lower", "_upper", "_bounds", "_bounds_sampled", "_median_sorted", "_norm", "_u_score",
@@ -782,7 +805,7 @@ _KERNELS: Any = None  # None: not compiled yet; False: numba missing or disabled
 
 
 def _kernels() -> Any:
-    """``(pad, stats)`` compiled with numba (``nogil``, cached on disk), or None (numba not
+    """``(pad, stats, has_duplicates)`` compiled with numba (``nogil``, cached on disk), or None (numba not
     installed, or ``IFNSCORE_NUMBA=0``)."""
     global _KERNELS
     if os.environ.get("IFNSCORE_NUMBA", "1") == "0":
@@ -798,7 +821,7 @@ def _kernels() -> Any:
             g[name] = numba.njit(inline="always", cache=True, error_model="numpy")(g[name])
         # error_model="numpy": x / 0.0 is inf or NaN, as in the numpy path (no exception)
         jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-        _KERNELS = (jit(_pad_rows), jit(_rank_stats))
+        _KERNELS = (jit(_pad_rows), jit(_rank_stats), jit(_has_duplicates))
     return _KERNELS or None
 
 
@@ -839,7 +862,7 @@ def _kernel_block(
     method: str,
 ) -> None:  # fmt: skip
     """The compiled path on one in-memory block (CSR or dense rows ``start:...``)."""
-    pad, stats = _kernels()
+    pad, stats, _ = _kernels()
     n = block.shape[1]
     union = index.union
     ints = np.asarray(stat.ints if stat.ints else (0,), dtype=np.int64)
@@ -944,8 +967,12 @@ def rank_scores(
         return out, disp
     src = as_row_source(X) if _in_memory(X) else X
     if sp.issparse(src) and not src.has_canonical_format:
-        src = src.copy()
-        src.sum_duplicates()
+        # unsorted columns are fine (each row's hits are put in column order); a column
+        # stored twice is summed first, as scipy does
+        k = _kernels()
+        if k is None or not _use_kernel(src) or k[2](src.indptr, src.indices, src.shape[1]):
+            src = src.copy()
+            src.sum_duplicates()
     step = block_rows_for(src, block_rows, index.union.size)
     spans = [(a, min(n_samples, a + step)) for a in range(0, n_samples, step)]
     if _in_memory(src):
