@@ -533,7 +533,7 @@ class AffinePlan:
     mean of the rest is taken (times the number of genes for a sum).
     """
 
-    lookup: np.ndarray  # (n_columns,) int32: slot of each signature column (ascending), or -1
+    lookup: np.ndarray  # (n_columns,) int8/16/32: slot of each signature column (ascending), or -1
     slot_gene: np.ndarray  # (n_slots,) int64: canonical gene of each slot
     gslot_ptr: np.ndarray  # (n_genes + 1,) int64: each gene's slots, in column order
     gslot: np.ndarray
@@ -598,16 +598,25 @@ def _affine_loop(  # type: ignore[no-untyped-def]
         nh = 0
         f = 1.0
         if scale == 0:  # counts: CPM over the row's total (or the file's library size)
-            tot = lib_ext[r0 + i] if has_lib else 0.0
-            for p in range(a, b):
-                x = data[p]
-                if not has_lib:
+            tot = 0.0
+            mn = 0.0
+            if has_lib:
+                tot = lib_ext[r0 + i]
+                for p in range(a, b):
+                    mn = min(mn, data[p])
+                    if lookup[indices[p]] >= 0:
+                        hits[nh] = p
+                        nh += 1
+            else:
+                for p in range(a, b):
+                    x = data[p]
                     tot += x
-                if x < 0:
-                    flags |= 16
-                if lookup[indices[p]] >= 0:
-                    hits[nh] = p
-                    nh += 1
+                    mn = min(mn, x)  # a NaN never replaces mn
+                    if lookup[indices[p]] >= 0:
+                        hits[nh] = p
+                        nh += 1
+            if mn < 0:
+                flags |= 16
             if not (np.isfinite(tot) and tot > 0):
                 flags |= 8
             f = 1e6 / tot
