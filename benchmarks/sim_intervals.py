@@ -130,17 +130,17 @@ READING = """
   when the controls' scores are all positive and skewed (adjusted sample skewness |G1| > 0.5,
   Bulmer's "approximately symmetric" band; lambda by maximum likelihood, clipped to [-2, 2]).
   The **transformed** column is how often it transformed. On the right-skewed distributions,
-  shaped like healthy `fc_sum` scores, it keeps the mean coverage at 0.97-0.975 at every n,
+  shaped like healthy `fc_sum` scores, it keeps the mean coverage at 0.965-0.976 at every n,
   where the raw-scale `raw:ep28`, `robust` and `mean+2sd` fall to about 0.94-0.955 (5-6 % of
   healthy people above the limit instead of 2.5 %). On normal data it is as good as the
   raw-scale rules.
 * With 20 controls skewness is hard to see: about a quarter to a third of the skewed samples
-  stay on the raw scale, so `ep28` covers a little less than `boxcox:robust` (about 0.97 against
-  0.974); at 40 it transforms 80-90 % of them, from 120 nearly all.
-* Below 120 controls the CIs of transformed limits undercover (about 0.77-0.85 for a nominal
+  stay on the raw scale, so `ep28` covers a little less than `boxcox:robust` (0.965-0.971
+  against 0.971-0.975); at 40 it transforms 80-90 % of them, from 120 nearly all.
+* Below 120 controls the CIs of transformed limits undercover (about 0.74-0.87 for a nominal
   0.90): the bootstrap ignores the uncertainty of lambda. Read the CI as a lower bound on the
   limit's uncertainty. From 120 the order-statistic CI of `p97.5` (and so of `ep28`) covers
-  0.90-0.95, conservative by construction.
+  0.92-0.97, conservative by construction.
 * `mean+2sd` (Rice et al. 2013's convention) is unbiased only for normal data; on skewed
   scores its limit is too low, and more controls only make its CI miss more surely.
 * `p97.5` is **refused** below 39 controls (its rank p(n + 1) lies beyond the data, where the
