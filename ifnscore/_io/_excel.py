@@ -28,7 +28,12 @@ def read_excel_frame(path: str | os.PathLike, *, sheet: str | int = 0) -> pd.Dat
         raise InputError(f"{where} is not an Excel .xlsx workbook although its extension says so.")
     try:
         frame = pd.read_excel(
-            path, sheet_name=sheet, engine="openpyxl", header=0, keep_default_na=False, na_values=[""]
+            path,
+            sheet_name=sheet,
+            engine="openpyxl",
+            header=0,
+            keep_default_na=False,
+            na_values=[""],
         )
     except ValueError as exc:  # unknown sheet name
         raise InputError(f"{where}: {exc}.") from None

@@ -88,7 +88,21 @@ _TASK_WORDS = {
 
 #: Ct cell texts that mean "no Ct" (compared lower case, stripped).
 UNDETERMINED_WORDS = frozenset(
-    {"", "undetermined", "undet", "undet.", "n/a", "na", "nan", "no ct", "noct", "no cq", "-", "none", "no amp"}
+    {
+        "",
+        "undetermined",
+        "undet",
+        "undet.",
+        "n/a",
+        "na",
+        "nan",
+        "no ct",
+        "noct",
+        "no cq",
+        "-",
+        "none",
+        "no amp",
+    }
 )
 
 
@@ -126,7 +140,9 @@ def probe_file(path: str | os.PathLike[str]) -> Probe:
     if not p.exists():
         raise InputError(f"{str(p)!r}: no such file.")
     if p.is_dir():
-        raise InputError(f"{str(p)!r} is a folder; read_ct reads one plate export (a file) at a time.")
+        raise InputError(
+            f"{str(p)!r} is a folder; read_ct reads one plate export (a file) at a time."
+        )
     name, _ = strip_compression(p)
     ext = Path(name).suffix.lower()
     with open_binary(p) as fh:
@@ -170,7 +186,9 @@ def read_text(probe: Probe) -> str:
     return decode(raw, where=probe.where)
 
 
-def parse_ct(values: Iterable[Any], *, where: str, wells: Iterable[Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def parse_ct(
+    values: Iterable[Any], *, where: str, wells: Iterable[Any] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(ct float64 with NaN where undetermined, undetermined bool) from the Ct cells.
 
     Numbers may use a decimal comma (``28,31``). A negative value (RDML's ``-1``) means no
@@ -255,7 +273,11 @@ def finish(
         frame["omitted"] = False
 
     def text(col: pd.Series) -> pd.Series:
-        return col.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip())
+        return col.map(
+            lambda v: (
+                "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
+            )
+        )
 
     out = pd.DataFrame(
         {
@@ -271,7 +293,9 @@ def finish(
     out.loc[out["undetermined"], "ct"] = np.nan
     if out["ct"].isna().ne(out["undetermined"]).any():
         i = int(np.flatnonzero(out["ct"].isna().ne(out["undetermined"]).to_numpy())[0])
-        raise InputError(f"{where}: well {out['well'].iloc[i]!r} has no Ct but is not marked undetermined.")
+        raise InputError(
+            f"{where}: well {out['well'].iloc[i]!r} has no Ct but is not marked undetermined."
+        )
     extra_cols = [c for c in frame.columns if c not in COLUMNS]
     for c in extra_cols:  # vendor extras (plate, quantity, replicate ...) kept after the contract
         out[c] = frame[c].to_numpy()
@@ -321,7 +345,9 @@ def workbook_sheets(probe: Probe) -> list[str]:
     except ImportError:
         pass
     except Exception as exc:  # calamine / openpyxl / zipfile raise many kinds
-        raise InputError(f"{probe.where}: not a readable Excel workbook ({type(exc).__name__}: {exc}).") from None
+        raise InputError(
+            f"{probe.where}: not a readable Excel workbook ({type(exc).__name__}: {exc})."
+        ) from None
     raise InputError(
         f"{probe.where}: reading Excel workbooks needs python-calamine (or openpyxl for .xlsx): "
         "pip install 'ifnscore[io]'."
@@ -338,7 +364,11 @@ def sheet_rows(probe: Probe, sheet: str, *, limit: int | None = None) -> list[li
         if cal is not None:
             wb = cal.CalamineWorkbook.from_path(str(probe.path))
             sh = wb.get_sheet_by_name(sheet)
-            got = sh.to_python(skip_empty_area=False, nrows=limit) if limit else sh.to_python(skip_empty_area=False)
+            got = (
+                sh.to_python(skip_empty_area=False, nrows=limit)
+                if limit
+                else sh.to_python(skip_empty_area=False)
+            )
             return [[None if v == "" else v for v in r] for r in got]
         if probe.kind == "xlsx":
             import openpyxl
