@@ -640,7 +640,11 @@ def _affine_loop(  # type: ignore[no-untyped-def]
                 stamp[g] = i
                 touched[nt] = g
                 nt += 1
-        _insertion_sort_int(touched, nt)  # canonical gene order (usually sorted already)
+        # canonical gene order (already so when the row's columns are sorted)
+        if nt > 32:
+            touched[:nt].sort()
+        else:
+            _insertion_sort_int(touched, nt)
         for t in range(nt):
             g = touched[t]
             lin = 0.0

@@ -774,16 +774,18 @@ def _pad_rows(indptr, indices, data, rows, P, fill, lookup, hit_ptr, hit_u, hit_
         for p in range(m, w):
             P[r, p] = fill
         # columns not sorted within the row: put the row's hits in column order
-        for t in range(hit_ptr[r] + 1, h):
-            uu = hit_u[t]
-            vv = hit_v[t]
-            q = t - 1
-            while q >= hit_ptr[r] and hit_u[q] > uu:
-                hit_u[q + 1] = hit_u[q]
-                hit_v[q + 1] = hit_v[q]
-                q -= 1
-            hit_u[q + 1] = uu
-            hit_v[q + 1] = vv
+        h0 = hit_ptr[r]
+        ordered = True
+        for t in range(h0 + 1, h):
+            if hit_u[t] < hit_u[t - 1]:
+                ordered = False
+                break
+        if not ordered:
+            perm = np.argsort(hit_u[h0:h])
+            su = hit_u[h0:h][perm]
+            sv = hit_v[h0:h][perm]
+            hit_u[h0:h] = su
+            hit_v[h0:h] = sv
     hit_ptr[rows.size] = h
 
 
