@@ -19,7 +19,7 @@ import numpy as np
 
 from ._gather import Scan, scan
 from ._genes import GeneMatch, IdType, match_genes
-from ._methods import GeneSet, Method
+from ._methods import GeneMethod, GeneSet, Method, RowMethod
 from ._signatures import Signature
 from ._validation import Expression, Rows, Scale, as_expression
 from ._warn import warn
@@ -331,8 +331,10 @@ def compute(
 
     if nan not in ("raise", "omit"):
         raise InputError(f"nan={nan!r} is not valid; use 'raise' or 'omit'.")
-    if method.kind == "rows":
+    if isinstance(method, RowMethod):
         return _compute_rows(expr, sigs, matches, method, options)
+    if not isinstance(method, GeneMethod):
+        raise TypeError(f"unknown kind of method {type(method).__name__}")
     by_gene: dict[str, GeneMatch] = {}
     for sig in sigs:
         for m in matches[sig.name]:
@@ -372,7 +374,7 @@ def compute(
         fit = method.fit(V)
         if fit and method.check is not None:
             method.check(fit, genes)
-        T = method.transform(V, fit)  # type: ignore[misc]
+        T = method.transform(V, fit)
         sc, ng = scores_of(T)
         return Computed(sc, ng, {}, genes, fit or None, T)
     fitted: dict[str, np.ndarray]
@@ -385,7 +387,7 @@ def compute(
     def transformed(sub: Expression) -> np.ndarray:
         _, V = gene_values(sub, by_gene, method.space, nan)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return method.transform(V, fitted)  # type: ignore[misc]
+            return method.transform(V, fitted)
 
     def numpy_scores() -> tuple[np.ndarray, np.ndarray]:
         """The signature columns gathered in bounded row blocks (in memory: CSR views or
@@ -558,7 +560,7 @@ def _compute_rows(
     expr: Expression,
     sigs: Sequence[Signature],
     matches: Mapping[str, tuple[GeneMatch, ...]],
-    method: Method,
+    method: RowMethod,
     options: Mapping[str, Any],
 ) -> Computed:
     sets = []
@@ -577,7 +579,7 @@ def _compute_rows(
             )
         )
         n_found.append(sum(m.found for m in ms))
-    out = method.run(expr.X, sets, **options)  # type: ignore[misc]
+    out = method.run(expr.X, sets, **options)
     scores = np.asarray(out.pop("score"), dtype=np.float64).reshape(expr.shape[0], len(sigs))
     n_genes = np.broadcast_to(np.asarray(n_found, dtype=np.int64), scores.shape).copy()
     return Computed(scores, n_genes, dict(out), [], None, None)

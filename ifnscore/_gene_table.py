@@ -14,7 +14,7 @@ import pandas as pd
 
 from ._engine import Nan, compute, prepare
 from ._genes import IdType
-from ._methods import get_method
+from ._methods import GeneMethod, get_method
 from ._reference import Reference
 from ._score import _signatures_of
 from ._validation import Rows, Scale
@@ -134,7 +134,7 @@ def gene_table(
     out = pd.DataFrame(comp.values, index=expr.samples, columns=comp.genes)
     out.index.name = "sample"
     out.columns.name = "gene"
-    kind = _KIND[meth.space] if meth.fit is not None else "log2"
+    kind = _KIND[meth.space] if isinstance(meth, GeneMethod) and meth.fit is not None else "log2"
     excluded = [
         {"gene": m.gene, "reason": "not found in the data"}
         for m in matches[signature]

@@ -32,7 +32,7 @@ from ._limits import (
     rule_minimum,
     with_note,
 )
-from ._methods import Method, check_options, get_method, stored_options
+from ._methods import GeneMethod, Method, check_options, get_method, stored_options
 from ._signatures import Signature, SignatureLike, as_signatures
 from ._validation import SCALES, Expression, Rows, Scale
 from ._version import __version__
@@ -542,8 +542,9 @@ class Reference:
             }
             for g, p in _mapping(d["gene_params"], f"{source} gene_params").items()
         }
-        need = set(method.params)
-        if method.fit is not None:
+        gene_wise = isinstance(method, GeneMethod) and method.fit is not None
+        need = set(method.params) if isinstance(method, GeneMethod) else set()
+        if isinstance(method, GeneMethod) and method.fit is not None:
             for g, p in gene_params.items():
                 if set(p) != need:
                     raise ReferenceError(
@@ -577,7 +578,7 @@ class Reference:
             raise ReferenceError(f"{source} holds no signature.")
         for n, s in sigs.items():
             where = f"{source}: signature {n!r}"
-            if method.fit is not None:
+            if gene_wise:
                 lost = [g for g in s.genes_used if g not in gene_params]
                 if lost:
                     raise ReferenceError(f"{where} uses genes {lost} with no parameters.")
@@ -945,10 +946,15 @@ def calibrate(
         raise InputError(
             f"controls has {expr.shape[0]} sample; at least 2 healthy controls are needed to calibrate."
         )
-    fc = meth.fit is not None and "centre" in meth.params and meth.space == "linear"
+    fc = (
+        isinstance(meth, GeneMethod)
+        and meth.fit is not None
+        and "centre" in meth.params
+        and meth.space == "linear"
+    )
     # fc_*: the control medians are checked here, by name and with the fix (exclude_genes=),
     # instead of by the method's own check; one pass over the data either way
-    run = replace(meth, check=None) if fc else meth
+    run = replace(meth, check=None) if fc and isinstance(meth, GeneMethod) else meth
     with np.errstate(divide="ignore", invalid="ignore"):
         comp = compute(expr, work, matches, run, params=None, nan="raise", options=options)
     if fc:

@@ -10,7 +10,8 @@ import scipy.sparse as sp
 
 import ifnscore
 from ifnscore import errors
-from ifnscore._methods import METHODS, Method, get_method
+from ifnscore._methods import METHODS, get_method
+from ifnscore._methods._base import RowMethod
 
 RICE6 = list(ifnscore.get_signature("rice6").genes)
 GENES = [*RICE6, "ACTB", "GAPDH"]
@@ -388,11 +389,9 @@ def toy_method(monkeypatch):
         X = np.asarray(X, dtype=np.float64)
         return {"score": np.stack([k * X[:, s.up].sum(axis=1) for s in sets], axis=1)}
 
-    toy = Method(
+    toy = RowMethod(
         name="toy_sum",
-        kind="rows",
         space="data",
-        aggregate=None,
         needs_reference=False,
         cohort_dependent=False,
         signed=False,

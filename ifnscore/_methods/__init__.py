@@ -2,10 +2,10 @@
 
 Two kinds of method:
 
-* ``kind="gene"``: per-gene transform of the signature genes' columns (gathered once as a small
+* :class:`GeneMethod` (``kind="gene"``): per-gene transform of the signature genes' columns (gathered once as a small
   dense block), then an aggregate over genes (sum, mean, median, geometric mean). Sum and mean
   are one matrix product ``T @ W`` with ``W`` a genes x signatures weight matrix.
-* ``kind="rows"``: needs whole rows (rank-based methods); ``run(X, sets, **options)`` is given
+* :class:`RowMethod` (``kind="rows"``): needs whole rows (rank-based methods); ``run(X, sets, **options)`` is given
   the full matrix (dense, CSR/CSC, or row-sliceable) and the column indices of every set.
 """
 
@@ -24,8 +24,10 @@ __all__ = [
     "DEFAULT_METHOD",
     "EXECUTION_OPTIONS",
     "METHODS",
+    "GeneMethod",
     "GeneSet",
     "Method",
+    "RowMethod",
     "check_options",
     "get_method",
     "list_methods",
@@ -35,7 +37,16 @@ __all__ = [
 ]
 
 
-from ._base import DEFAULT_METHOD, EXECUTION_OPTIONS, METHODS, GeneSet, Method, register
+from ._base import (
+    DEFAULT_METHOD,
+    EXECUTION_OPTIONS,
+    METHODS,
+    GeneMethod,
+    GeneSet,
+    Method,
+    RowMethod,
+    register,
+)
 
 
 def get_method(name: str | None) -> Method:
@@ -52,7 +63,7 @@ def get_method(name: str | None) -> Method:
 
 def method_options(method: Method) -> list[str]:
     """The option names ``method`` takes: its ``run`` kernel's keyword-only parameters."""
-    if method.run is None:
+    if not isinstance(method, RowMethod):
         return []
     params = inspect.signature(method.run).parameters
     return [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY]
@@ -72,7 +83,7 @@ def check_options(
     ``func`` (its own ``keywords``) nor ``method`` (its kernel's keyword-only options) takes."""
     if not options:
         return
-    if method.run is not None and any(
+    if isinstance(method, RowMethod) and any(
         p.kind is p.VAR_KEYWORD for p in inspect.signature(method.run).parameters.values()
     ):
         return
@@ -117,7 +128,9 @@ def list_methods() -> pd.DataFrame:
             "cohort_dependent": m.cohort_dependent,
             "signed": m.signed,
             "needs_whole_rows": m.needs_whole_rows,
-            "options": ", ".join(f"{k}={v!r}" for k, v in m.options.items()),
+            "options": ", ".join(
+                f"{k}={v!r}" for k, v in (m.options if isinstance(m, RowMethod) else {}).items()
+            ),
             "formula": m.formula,
             "citation": m.citation,
         }

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ._base import GeneSet, Method, register
+from ._base import GeneSet, RowMethod, register
 from ._ranks import AUCELL, Counts, RankStat, SetIndex, rank_scores
 
 
@@ -104,11 +104,9 @@ def run(
 
 
 register(
-    Method(
+    RowMethod(
         name="aucell",
-        kind="rows",
         space="data",
-        aggregate=None,
         needs_reference=False,
         cohort_dependent=False,
         signed=False,
@@ -116,7 +114,6 @@ register(
         r"r = \text{descending within-sample rank},\ T=\lceil 0.05N\rceil",
         citation="Aibar S et al. Nat Methods 2017;14:1083-6, doi:10.1038/nmeth.4463",
         run=run,
-        options={"max_rank": None, "variant": "r"},
         needs_whole_rows=True,
     )
 )

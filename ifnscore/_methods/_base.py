@@ -5,11 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-__all__ = ["DEFAULT_METHOD", "EXECUTION_OPTIONS", "METHODS", "GeneSet", "Method", "register"]
+__all__ = [
+    "DEFAULT_METHOD",
+    "EXECUTION_OPTIONS",
+    "METHODS",
+    "GeneMethod",
+    "GeneSet",
+    "Method",
+    "RowMethod",
+    "register",
+]
 
 #: The method used when none is named: the sum of fold changes over the healthy medians.
 DEFAULT_METHOD = "fc_sum"
@@ -33,17 +42,19 @@ class GeneSet:
     missing_down: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Method:
-    """A scoring formula and what it needs.
+    """What every scoring method declares, whatever its contract: its descriptive metadata.
+
+    The two contracts are the subclasses :class:`GeneMethod` (per-gene transform of the
+    signature genes' columns, then an aggregate over genes) and :class:`RowMethod` (a kernel
+    over whole rows). ``kind`` (``"gene"`` or ``"rows"``) names the contract.
 
     Attributes
     ----------
     name : str
-    kind : {"gene", "rows"}
     space : {"linear", "log2", "data"}
         The scale the per-gene values are put on before the formula ("data": as given).
-    aggregate : {"sum", "mean", "median", "geomean", None}
     needs_reference : bool
         Reference-relative methods need :func:`ifnscore.calibrate` on healthy controls first.
     cohort_dependent : bool
@@ -51,20 +62,6 @@ class Method:
     signed : bool
         Accepts signatures with down-regulated genes.
     formula, citation : str
-    fit : callable, optional
-        ``fit(G) -> dict of per-gene arrays`` from the controls' values (``kind="gene"``).
-    transform : callable, optional
-        ``transform(G, params) -> T`` per-gene values (``kind="gene"``).
-    params : tuple of str
-        Names of the per-gene parameters ``fit`` returns (stored in a reference).
-    check : callable, optional
-        ``check(params, genes)`` raises when the fitted parameters make the formula undefined.
-    run : callable, optional
-        ``run(X, sets, **options) -> dict[str, ndarray (n_samples, n_sets)]`` with at least
-        ``"score"`` (``kind="rows"``); extra keys become extra result columns.
-    options : mapping
-        Default values of the method's options (``kind="rows"``), for :func:`list_methods`:
-        derived from ``run``'s keyword-only parameters at registration (:func:`register`).
     needs_whole_rows : bool
         The formula needs every gene of a sample (rank-based), not only the signature's.
     cohort_options : mapping
@@ -72,21 +69,14 @@ class Method:
         see :meth:`depends_on_cohort`.
     """
 
+    kind: ClassVar[str] = ""
     name: str
-    kind: Literal["gene", "rows"]
     space: Literal["linear", "log2", "data"]
-    aggregate: Literal["sum", "mean", "median", "geomean"] | None
     needs_reference: bool
     cohort_dependent: bool
     signed: bool
     formula: str
     citation: str
-    fit: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
-    transform: Callable[[np.ndarray, Mapping[str, np.ndarray]], np.ndarray] | None = None
-    check: Callable[[Mapping[str, np.ndarray], list[str]], None] | None = None
-    params: tuple[str, ...] = ()
-    run: Callable[..., dict[str, np.ndarray]] | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
     needs_whole_rows: bool = False
     cohort_options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -97,6 +87,51 @@ class Method:
         return self.cohort_dependent or any(
             k in options and options[k] == v for k, v in self.cohort_options.items()
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeneMethod(Method):
+    """A gene-wise method: per-gene values of the signature genes' columns (gathered in one
+    scan), ``transform`` (with parameters ``fit`` on healthy controls), then ``aggregate``.
+
+    Attributes
+    ----------
+    aggregate : {"sum", "mean", "median", "geomean"}
+    transform : callable
+        ``transform(G, params) -> T`` per-gene values.
+    fit : callable, optional
+        ``fit(G) -> dict of per-gene arrays`` from the controls' values.
+    check : callable, optional
+        ``check(params, genes)`` raises when the fitted parameters make the formula undefined.
+    params : tuple of str
+        Names of the per-gene parameters ``fit`` returns (stored in a reference).
+    """
+
+    kind: ClassVar[str] = "gene"
+    aggregate: Literal["sum", "mean", "median", "geomean"]
+    transform: Callable[[np.ndarray, Mapping[str, np.ndarray]], np.ndarray]
+    fit: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
+    check: Callable[[Mapping[str, np.ndarray], list[str]], None] | None = None
+    params: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RowMethod(Method):
+    """A row-wise method: ``run(X, sets, **options) -> dict[str, ndarray (n_samples,
+    n_sets)]`` with at least ``"score"`` over the full matrix (dense, CSR/CSC or row-sliceable)
+    and the column indices of every set; extra keys become extra result columns.
+
+    Attributes
+    ----------
+    run : callable
+    options : mapping
+        The kernel's options with their defaults, read from ``run``'s keyword-only parameters
+        at registration (:func:`register`); never stated by hand.
+    """
+
+    kind: ClassVar[str] = "rows"
+    run: Callable[..., dict[str, np.ndarray]]
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 METHODS: dict[str, Method] = {}
@@ -118,7 +153,11 @@ def register(method: Method) -> Method:
     """Add ``method`` to the registry. A row method's ``options`` are read from its kernel's
     signature here, once (:func:`kernel_options`): a method that also states them must state
     the same, so the two cannot drift apart."""
-    if method.run is not None:
+    if not isinstance(method, GeneMethod | RowMethod):
+        raise TypeError(
+            f"register() takes a GeneMethod or a RowMethod, got {type(method).__name__}."
+        )
+    if isinstance(method, RowMethod):
         derived = kernel_options(method.run)
         if method.options and dict(method.options) != derived:
             raise RuntimeError(

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import InputError
-from ._base import Method, register
+from ._base import GeneMethod, register
 
 RICE = "Rice GI et al. Lancet Neurol 2013;12:1159-69, doi:10.1016/S1474-4422(13)70258-8"
 KIROU = (
@@ -85,9 +85,8 @@ _FC_FORMULA = {
 }
 for _agg, _formula in _FC_FORMULA.items():
     register(
-        Method(
+        GeneMethod(
             name=f"fc_{_agg}",
-            kind="gene",
             space="linear",
             aggregate=_agg,  # type: ignore[arg-type]
             needs_reference=True,
@@ -107,9 +106,8 @@ for _agg, _formula in _FC_FORMULA.items():
 
 for _agg in ("sum", "mean"):
     register(
-        Method(
+        GeneMethod(
             name=f"z_{_agg}",
-            kind="gene",
             space="log2",
             aggregate=_agg,  # type: ignore[arg-type]
             needs_reference=True,
@@ -126,9 +124,8 @@ for _agg in ("sum", "mean"):
     )
 
 register(
-    Method(
+    GeneMethod(
         name="mean_log",
-        kind="gene",
         space="log2",
         aggregate="mean",
         needs_reference=False,

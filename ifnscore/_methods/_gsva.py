@@ -53,7 +53,7 @@ import numpy as np
 from scipy.special import ndtr, pdtr
 
 from ..errors import InputError
-from ._base import GeneSet, Method, register
+from ._base import GeneSet, RowMethod, register
 from ._cohort import as_column_source, gather_finite, need_samples
 
 PRECOMPUTE_RESOLUTION = 10_000  # GSVA kernel_estimation.c
@@ -204,11 +204,9 @@ def run(
 
 
 register(
-    Method(
+    RowMethod(
         name="gsva",
-        kind="rows",
         space="data",
-        aggregate=None,
         needs_reference=False,
         cohort_dependent=True,
         signed=False,

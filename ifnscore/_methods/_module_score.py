@@ -38,7 +38,7 @@ import scipy.sparse as sp
 
 from .._gather import _csr_view, column_sums, iter_row_blocks, scan
 from ..errors import InputError
-from ._base import GeneSet, Method, register
+from ._base import GeneSet, RowMethod, register
 from ._ranks import block_rows_for
 
 #: Values in one gathered float64 block of the used columns (32 MiB).
@@ -163,11 +163,9 @@ def run(
 
 
 register(
-    Method(
+    RowMethod(
         name="module_score",
-        kind="rows",
         space="data",
-        aggregate=None,
         needs_reference=False,
         cohort_dependent=True,
         signed=False,
@@ -176,7 +174,6 @@ register(
         citation="Satija R et al. Nat Biotechnol 2015, doi:10.1038/nbt.3192; Tirosh I et al. Science "
         "2016, doi:10.1126/science.aad0501; scanpy tl.score_genes (doi:10.1186/s13059-017-1382-0)",
         run=run,
-        options={"n_bins": 25, "ctrl_size": 50, "random_state": 0, "ctrl_as_ref": True},
         needs_whole_rows=True,
     )
 )

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ._base import GeneSet, Method, register
+from ._base import GeneSet, RowMethod, register
 from ._ranks import SINGSCORE, Counts, RankStat, SetIndex, rank_scores
 
 MAD_CONSTANT = 1.4826  # R's mad(): consistent for the normal SD
@@ -103,18 +103,15 @@ def run(
 
 
 register(
-    Method(
+    RowMethod(
         name="singscore",
-        kind="rows",
         space="data",
-        aggregate=None,
         needs_reference=False,
         cohort_dependent=False,
         signed=True,
         formula=r"\frac{\bar r_S - (k+1)/2}{(2N-k+1)/2 - (k+1)/2} - \frac12,\ r = \text{ascending within-sample rank (ties: min)}",
         citation="Foroutan M et al. BMC Bioinformatics 2018;19:404, doi:10.1186/s12859-018-2435-4",
         run=run,
-        options={"known_direction": True, "center": True},
         needs_whole_rows=True,
     )
 )

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ._base import GeneSet, Method, register
+from ._base import GeneSet, RowMethod, register
 from ._ranks import SSGSEA, Counts, RankStat, SetIndex, rank_scores
 
 
@@ -89,11 +89,9 @@ def run(
 
 
 register(
-    Method(
+    RowMethod(
         name="ssgsea",
-        kind="rows",
         space="data",
-        aggregate=None,
         needs_reference=False,
         cohort_dependent=False,
         signed=False,
@@ -103,7 +101,6 @@ register(
         citation="Barbie DA et al. Nature 2009, doi:10.1038/nature08460; GSVA: Hänzelmann S et al. "
         "BMC Bioinformatics 2013, doi:10.1186/1471-2105-14-7",
         run=run,
-        options={"alpha": 0.25, "normalize": False},
         needs_whole_rows=True,
         cohort_options={"normalize": True},
     )

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ._base import GeneSet, Method, register
+from ._base import GeneSet, RowMethod, register
 from ._ranks import UCELL, Counts, RankStat, SetIndex, rank_scores
 
 
@@ -82,11 +82,9 @@ def run(
 
 
 register(
-    Method(
+    RowMethod(
         name="ucell",
-        kind="rows",
         space="data",
-        aggregate=None,
         needs_reference=False,
         cohort_dependent=False,
         signed=True,
@@ -95,7 +93,6 @@ register(
         citation="Andreatta M, Carmona SJ. Comput Struct Biotechnol J 2021;19:3796-8, "
         "doi:10.1016/j.csbj.2021.06.043",
         run=run,
-        options={"max_rank": 1500, "w_neg": 1.0},
         needs_whole_rows=True,
     )
 )

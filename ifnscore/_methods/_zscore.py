@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import GeneSet, Method, register
+from ._base import GeneSet, RowMethod, register
 from ._cohort import gather_finite, need_samples, standardise
 from ._ranks import union_columns
 
@@ -44,11 +44,9 @@ def run(X: Any, sets: Sequence[GeneSet]) -> dict[str, np.ndarray]:
 
 
 register(
-    Method(
+    RowMethod(
         name="zscore",
-        kind="rows",
         space="data",
-        aggregate=None,
         needs_reference=False,
         cohort_dependent=True,
         signed=False,
