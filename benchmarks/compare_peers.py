@@ -55,6 +55,9 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from floor import floor_section  # noqa: E402
+from many_signatures import AFFINE as MANY_AFFINE  # noqa: E402
+from many_signatures import RANK as MANY_RANK  # noqa: E402
+from many_signatures import many_section  # noqa: E402
 
 import ifnscore  # noqa: E402
 from ifnscore._bench import peak_bytes, reference_for, timings  # noqa: E402
@@ -389,8 +392,14 @@ def section_peers(args: argparse.Namespace) -> dict[str, Any]:
         "nnz": int(X.nnz),
         "matrix_mb": nbytes / 2**20,
         "floor_s": floor["ifnscore_s"],
+        "threads": n_threads(),
         "rows": rows,
     }
+
+
+def section_many(args: argparse.Namespace) -> dict[str, Any]:
+    log(f"many: {args.cells:,} x {args.genes:,}, 1 / 10 / 50 signatures and 50 hallmark-sized sets")
+    return many_section(args.cells, args.genes, repeat=args.many_repeat)
 
 
 def section_bulk(args: argparse.Namespace) -> dict[str, Any]:
@@ -641,6 +650,45 @@ def section_scaling(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+#: Where the part of RESULTS.md that other scripts write begins (kept verbatim on re-render).
+KEPT_FROM = "\n## Accuracy on real data"
+
+
+def _kept_tail() -> str:
+    """The sections of RESULTS.md this script does not write (benchmarks/accuracy.py's),
+    as they are in the file now."""
+    if not RESULTS_MD.exists():
+        return ""
+    text = RESULTS_MD.read_text()
+    i = text.find(KEPT_FROM)
+    return text[i:].lstrip("\n").join(("\n", "")) if i >= 0 else ""
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=HERE,
+            check=False,
+        )
+        return out.stdout.strip()
+    except OSError:
+        return ""
+
+
+def _measured(sec: dict[str, Any]) -> str:
+    """When (and on which commit) a section was measured, or that it predates this format."""
+    if "measured" not in sec:
+        return (
+            "*Not re-measured in the latest run: these numbers come from an earlier run, before "
+            "the one-pass kernels (commit c045e58 and later).*\n"
+        )
+    c = f", commit {sec['ifnscore_commit']}" if sec.get("ifnscore_commit") else ""
+    return f"*Measured {sec['measured']}{c}.*\n"
+
+
 def _du(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
@@ -717,9 +765,15 @@ def render(res: dict[str, Any]) -> str:
         L.append(
             f"## Affine scores vs the floor ({a['shape'][0]:,} x {a['shape'][1]:,} CSR {a['dtype']}, {a['nnz']:,} non-zeros, {a['matrix_mb']:.0f} MB)\n"
         )
+        L.append(_measured(a))
         L.append(
-            'Raw counts (`scale="counts"`: signature columns gathered *and* library sizes summed in '
-            "the same pass, CPM, per-gene transform, one product with the weights), signature rice6, "
+            f"Workload: {a['shape'][0]:,} cells x {a['shape'][1]:,} genes, 1 signature (rice6, 6 "
+            f"genes), density {a['nnz'] / (a['shape'][0] * a['shape'][1]):.4f}, "
+            f"{a.get('threads', '?')} threads.\n"
+        )
+        L.append(
+            'Raw counts (`scale="counts"`: library sizes summed *and* signature values transformed '
+            "in the same compiled pass (CPM, per-gene transform, sum per signature), signature rice6, "
             "through `ifnscore.score` (validation, gene matching and the result DataFrame included). "
             "The floor is one bare `X @ w` with `w` float32 like the data (one pass, no allocation, "
             "float32 accumulation: the cheapest product scipy has). With float64 `w` scipy first copies "
@@ -746,6 +800,12 @@ def render(res: dict[str, Any]) -> str:
     if p:
         L.append(
             f"## Single-cell peers ({p['shape'][0]:,} x {p['shape'][1]:,} CSR, scanpy normalize_total + log1p)\n"
+        )
+        L.append(_measured(p))
+        L.append(
+            f"Workload: {p['shape'][0]:,} cells x {p['shape'][1]:,} genes, 1 signature (rice6, 6 "
+            f"genes), density {p['nnz'] / (p['shape'][0] * p['shape'][1]):.4f}, "
+            f"{p.get('threads', res.get('machine', {}).get('ifnscore_threads', '?'))} threads.\n"
         )
         L.append(
             "| comparison | ifnscore s | peer s | speed-up | ifnscore peak MB | peer peak MB | numbers |"
@@ -775,6 +835,12 @@ def render(res: dict[str, Any]) -> str:
     b = res.get("bulk")
     if b:
         L.append(f"\n## Bulk ({b['shape'][0]:,} x {b['shape'][1]:,} dense float32, log2 CPM)\n")
+        L.append(_measured(b))
+        L.append(
+            f"Workload: {b['shape'][0]:,} samples x {b['shape'][1]:,} genes, dense (density 1), "
+            "1 signature (rice6, 6 genes), "
+            f"{res.get('machine', {}).get('ifnscore_threads', '?')} threads.\n"
+        )
         L.append(
             f"gseapy is dense and memory-hungry, so it runs on the first {b['gseapy_rows']:,} samples; the "
             "speed-up compares time per sample.\n"
@@ -790,6 +856,7 @@ def render(res: dict[str, Any]) -> str:
         L.append(
             f"\n## Out of core ({o['shape'][0]:,} x {o['shape'][1]:,} cells, CSR float32 counts)\n"
         )
+        L.append(_measured(o))
         L.append(
             "Each file is scored by `ifnscore.score(adata, reference=ref)` in a fresh child process "
             "(fc_sum, rice6; row blocks of 10,000 read once each); peak memory is the child's peak "
@@ -812,6 +879,7 @@ def render(res: dict[str, Any]) -> str:
         L.append(
             f"\n## Scaling (row prefixes of {g['shape'][0]:,} x {g['shape'][1]:,} cells in memory, {g.get('nnz', 0):,} non-zeros, {g.get('matrix_gb', 0):.1f} GB)\n"
         )
+        L.append(_measured(g))
         L.append("\n| samples | fc_sum s | floor s | x floor |")
         L.append("|---:|---:|---:|---:|")
         for r in g["scaling"]:
@@ -833,7 +901,59 @@ def render(res: dict[str, Any]) -> str:
                 f"{g['slope_floor']:.2f} (over 1e3 to 1e6, where fixed per-call costs weigh at the small end: "
                 f"{g['slope_fc_sum_all']:.2f} and {g['slope_floor_all']:.2f}). Plot: `benchmarks/scaling.png`.\n"
             )
+    mn = res.get("many")
+    if mn:
+        L.extend(_render_many(mn))
     return "\n".join(L) + "\n"
+
+
+def _render_many(mn: dict[str, Any]) -> list[str]:
+    L = [
+        f"\n## Many signatures ({mn['cells']:,} x {mn['genes']:,} CSR float32, density "
+        f"{mn['density']:.4f}, {mn['threads']} threads)\n",
+        _measured(mn),
+        "Signatures of genes drawn at random (seeded) from the "
+        f"{mn['pool']:,} genes expressed in at least 1 % of the cells. Affine methods on raw "
+        "counts (references calibrated on 40 pseudo-bulk samples of the same cells); the floor is "
+        "one bare `X @ W` (`W` the sparse genes x signatures float32 indicator: one pass over the "
+        "stored values, no CPM, no transform). Rank methods on log1p-normalised counts; the bound "
+        "is a compiled sort + search pass (`benchmarks/many_signatures.py`: each row's stored "
+        "values sorted once by numpy's vectorised row sort, every stored signature gene's rank by "
+        "two binary searches, same threads): the least work of any method that ranks rows by "
+        "sorting. *score* is `ifnscore.score` end to end (input gate, gene matching, scoring, "
+        "limits, the result table and its metadata, the depth diagnostic); *engine* is the scoring "
+        "alone (`_engine.compute` for affine methods, the method's kernel for rank methods). "
+        "x one: time over the same column's time for one signature.\n",
+    ]
+    rows = mn["rows"]
+    one = rows[0]["s"]
+    for fam, ref, names in (("affine", "floor", MANY_AFFINE), ("rank", "bound", MANY_RANK)):
+        L.append(
+            f"| {fam} workload | distinct genes | {ref} s | "
+            + " | ".join(
+                f"{m} score s (x one, x {ref}) | {m} engine s (x one, x {ref})" for m in names
+            )
+            + " |"
+        )
+        L.append("|---|---:|---:|" + "---:|" * (2 * len(names)))
+        for r in rows:
+            t = r["s"]
+            cells = [f"{r['workload']} genes", f"{r['distinct_genes']:,}", f"{t[ref]:.3f}"]
+            for m in names:
+                for k in (m, f"{m} (engine)"):
+                    cells.append(f"{t[k]:.3f} ({t[k] / one[k]:.2f}x, {t[k] / t[ref]:.2f}x)")
+            L.append("| " + " | ".join(cells) + " |")
+        L.append("")
+    peaks = ", ".join(
+        f"{r['workload']}: "
+        + ", ".join(f"{m} {r['peak_mb'][m]:.0f}" for m in (*MANY_AFFINE, *MANY_RANK))
+        for r in rows
+    )
+    L.append(
+        f"Peak extra memory of one `score` call (MB, `tracemalloc`; numba's own scratch is not "
+        f"traced, and is at most a few rows): {peaks}.\n"
+    )
+    return L
 
 
 def _peer_line(r: dict[str, Any]) -> str:
@@ -906,7 +1026,8 @@ def plot(res: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sections", default="affine,peers,bulk,ooc,scaling")
+    ap.add_argument("--sections", default="affine,peers,bulk,many,ooc,scaling")
+    ap.add_argument("--many-repeat", type=int, default=3, help="runs per call, many section")
     ap.add_argument("--cells", type=int, default=100_000)
     ap.add_argument("--genes", type=int, default=20_000)
     ap.add_argument("--bulk", type=int, default=10_000, help="samples of the dense bulk cohort")
@@ -935,8 +1056,11 @@ def main(argv: list[str] | None = None) -> int:
             "bulk": section_bulk,
             "ooc": section_ooc,
             "scaling": section_scaling,
+            "many": section_many,
         }[name]
         new = fn(args)
+        new["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        new["ifnscore_commit"] = _commit()
         res[name] = merge_rows(res[name], new) if args.only and name in res else new
         res[name]["seconds_total"] = time.perf_counter() - t0
         res["machine"] = machine()
@@ -947,7 +1071,8 @@ def main(argv: list[str] | None = None) -> int:
             atomic_write(
                 RESULTS_JSON, lambda p: p.write_text(json.dumps(res, indent=1, default=float))
             )
-            atomic_write(RESULTS_MD, lambda p: p.write_text(render(res)))
+            text = render(res) + _kept_tail()
+            atomic_write(RESULTS_MD, lambda p, text=text: p.write_text(text))
             plot(res)
         log(f"section {name} done ({time.perf_counter() - t0:.0f} s so far)")
     print(render(res))
