@@ -188,6 +188,7 @@ def test_mudata_pseudobulk(mdata, cells, ref_counts):
 
 def test_lazy_anndata_scores_like_memory_without_loading_x(cells, ref_counts, tmp_path):
     pytest.importorskip("dask")
+    pytest.importorskip("xarray")  # anndata.experimental.read_lazy reads obs/var with it
     import h5py
     from dask.callbacks import Callback
 
