@@ -32,6 +32,15 @@ Float32 data stay float32 in the matrix; only the gathered block is float64, so 
 accumulated in float64 without ever copying the whole matrix. :func:`gather`,
 :func:`row_totals` and :func:`minimum` are the single-purpose views of the same pass.
 
+:func:`affine_pass` scores instead of gathering: for sums and means of per-gene affine
+transforms (fc_*, z_*, mean_log) one compiled pass over a CSR matrix transforms each stored
+signature value and adds it to every signature the gene belongs to, so k signatures cost
+about one and nothing larger than samples x signatures is allocated (numba; otherwise the
+columns are gathered by :func:`scan` in bounded row blocks). Every sum, there and in the
+numpy path, adds its terms one after the other in a fixed order (row totals in storage
+order, a signature's genes in column order), so a sample's numbers never depend on the
+batch, the container, the part size or the number of threads.
+
 :func:`column_sums` is the other pass: the float64 sum of every column (gene means over the
 cohort, e.g. module_score's expression bins), each accumulated strictly in row order, with a
 compiled loop for large CSR matrices (numba) and ``np.bincount`` otherwise.

@@ -384,16 +384,16 @@ def test_affine_kernel_omit(cells, refs, affine_path, method):
         (
             "linear",
             np.nan,
-            r"NaN or infinite values in signature genes \(first: sample 'sample40', gene 'IFI27'",
+            r"NaN or infinite values in signature genes \(first: sample 'cell40', gene 'IFI27'",
         ),
         ("counts", np.nan, r"NaN or infinite counts"),
         ("counts", -3.0, r"negative values"),
         (
             "linear",
             -3.0,
-            r"negative values on a linear scale \(first: sample 'sample40', gene 'IFI27'\)",
+            r"negative values on a linear scale \(first: sample 'cell40', gene 'IFI27'\)",
         ),
-        ("log2", 70.0, r"the value 70 on the log2 scale \(sample 'sample40', gene 'IFI27'\)"),
+        ("log2", 70.0, r"the value 70 on the log2 scale \(sample 'cell40', gene 'IFI27'\)"),
     ],
 )
 def test_affine_kernel_errors_are_the_numpy_paths(cells, refs, affine_path, scale, value, message):
@@ -407,8 +407,9 @@ def test_affine_kernel_errors_are_the_numpy_paths(cells, refs, affine_path, scal
     msgs = []
     for which in ("numpy", "compiled"):
         affine_path(which)
+        names = [f"cell{i}" for i in range(X.shape[0])]
         with pytest.raises(InputError, match=message) as e:
-            _score(X, cells.var_names, "fc_sum", scale, refs)
+            _score(X, cells.var_names, "fc_sum", scale, refs, samples=names)
         msgs.append(str(e.value))
     assert msgs[0] == msgs[1]
 

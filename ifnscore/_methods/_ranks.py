@@ -750,12 +750,13 @@ def _rank_stats(  # type: ignore[no-untyped-def]
     return -1
 
 
-def _pad_rows(indptr, indices, data, rows, P, fill, lookup, hit_ptr, hit_u, hit_v):  # type: ignore[no-untyped-def]
+def _pad_rows(indptr, indices, data, rows, P, fill, lookup, hit_ptr, hit_u, hit_v, stamp):  # type: ignore[no-untyped-def]
     """Copy CSR rows ``rows`` into the rows of ``P``, each padded with ``fill`` (the largest
     value of the type, so that sorting leaves the row's own values first), and list each
     row's stored non-zero union genes (``lookup[column] >= 0``) in ``hit_u``/``hit_v``, row
     ``r``'s at ``hit_ptr[r]:hit_ptr[r + 1]``, in column order. One sequential read of the
-    rows' values and columns."""
+    rows' values and columns. Returns True (and stops) at a row storing a column twice
+    (``stamp``: a scratch array over the columns, for rows whose columns are not sorted)."""
     w = P.shape[1]
     h = 0
     for r in range(rows.size):
@@ -763,42 +764,42 @@ def _pad_rows(indptr, indices, data, rows, P, fill, lookup, hit_ptr, hit_u, hit_
         i = rows[r]
         a = indptr[i]
         m = indptr[i + 1] - a
+        prev = -1
+        ordered = True
         for p in range(m):
+            c = indices[a + p]
+            if c <= prev:
+                if c == prev and ordered:
+                    return True
+                ordered = False
+            prev = c
             v = data[a + p]
             P[r, p] = v
-            u = lookup[indices[a + p]]
+            u = lookup[c]
             if u >= 0 and v != 0:
                 hit_u[h] = u
                 hit_v[h] = v
                 h += 1
         for p in range(m, w):
             P[r, p] = fill
-        # columns not sorted within the row: put the row's hits in column order
-        h0 = hit_ptr[r]
-        ordered = True
-        for t in range(h0 + 1, h):
-            if hit_u[t] < hit_u[t - 1]:
-                ordered = False
-                break
         if not ordered:
+            for p in range(a, a + m):  # a column stored twice in this row?
+                if stamp[indices[p]] == i:
+                    return True
+                stamp[indices[p]] = i
+            # put the row's hits in column order
+            h0 = hit_ptr[r]
             perm = np.argsort(hit_u[h0:h])
             su = hit_u[h0:h][perm]
             sv = hit_v[h0:h][perm]
             hit_u[h0:h] = su
             hit_v[h0:h] = sv
     hit_ptr[rows.size] = h
-
-
-def _has_duplicates(indptr, indices, n_cols):  # type: ignore[no-untyped-def]
-    """Whether some row of a CSR matrix stores a column twice."""
-    stamp = np.full(max(n_cols, 1), -1, dtype=np.int64)
-    for i in range(indptr.size - 1):
-        for p in range(indptr[i], indptr[i + 1]):
-            c = indices[p]
-            if stamp[c] == i:
-                return True
-            stamp[c] = i
     return False
+
+
+class _Duplicates(Exception):
+    """A CSR row stores a column twice (the compiled path then sums duplicates first)."""
 
 
 _HELPERS = ("_lower", "_upper", "_bounds", "_bounds_sampled", "_median_sorted", "_norm", "_u_score",
@@ -807,7 +808,7 @@ _KERNELS: Any = None  # None: not compiled yet; False: numba missing or disabled
 
 
 def _kernels() -> Any:
-    """``(pad, stats, has_duplicates)`` compiled with numba (``nogil``, cached on disk), or None (numba not
+    """``(pad, stats)`` compiled with numba (``nogil``, cached on disk), or None (numba not
     installed, or ``IFNSCORE_NUMBA=0``)."""
     global _KERNELS
     if os.environ.get("IFNSCORE_NUMBA", "1") == "0":
@@ -823,7 +824,7 @@ def _kernels() -> Any:
             g[name] = numba.njit(inline="always", cache=True, error_model="numpy")(g[name])
         # error_model="numpy": x / 0.0 is inf or NaN, as in the numpy path (no exception)
         jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-        _KERNELS = (jit(_pad_rows), jit(_rank_stats), jit(_has_duplicates))
+        _KERNELS = (jit(_pad_rows), jit(_rank_stats))
     return _KERNELS or None
 
 
@@ -864,7 +865,7 @@ def _kernel_block(
     method: str,
 ) -> None:  # fmt: skip
     """The compiled path on one in-memory block (CSR or dense rows ``start:...``)."""
-    pad, stats, _ = _kernels()
+    pad, stats = _kernels()
     n = block.shape[1]
     union = index.union
     ints = np.asarray(stat.ints if stat.ints else (0,), dtype=np.int64)
@@ -884,6 +885,7 @@ def _kernel_block(
         no_q = np.zeros((1, 0), dtype=dt)
         lengths = np.diff(block.indptr).astype(np.int64)
         fill = _fill(dt)
+        stamp = np.full(n, -1, dtype=np.int64)
         for rows in _groups(lengths):
             # chunks of rows small enough to stay in cache from the copy to the statistics
             w = max(int(lengths[rows[-1]]), 1)
@@ -895,7 +897,9 @@ def _kernel_block(
             for c0 in range(0, rows.size, step):
                 r = rows[c0 : c0 + step]
                 P = buf[: r.size * w].reshape(r.size, w)
-                pad(block.indptr, block.indices, data, r, P, fill, lookup, hit_ptr, hit_u, hit_v)
+                if pad(block.indptr, block.indices, data, r, P, fill, lookup, hit_ptr, hit_u,
+                       hit_v, stamp):  # fmt: skip
+                    raise _Duplicates
                 P.sort(axis=1)
                 bad = stats(P, lengths[r], r, start, hit_ptr, hit_u, hit_v, no_q, n,
                             union.size, *sets)  # fmt: skip
@@ -943,6 +947,32 @@ def _numpy_block(
     out[start:stop], disp[start:stop] = s, d
 
 
+def _rank_scores_in_memory(
+    src: Any, index: SetIndex, stat: RankStat, block_rows: int | None, method: str,
+    out: np.ndarray, disp: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Row blocks of an in-memory matrix (CSR views or dense slices) on threads."""
+    from .._gather import _csr_view, _map_groups
+
+    n_samples = src.shape[0]
+    step = block_rows_for(src, block_rows, index.union.size)
+    spans = [(a, min(n_samples, a + step)) for a in range(0, n_samples, step)]
+    compiled = _use_kernel(src)
+    dense = None if sp.issparse(src) else np.asarray(src)
+
+    def work(group: list[tuple[int, int]]) -> list[None]:
+        for a, b in group:
+            block = _csr_view(src, a, b) if dense is None else dense[a:b]
+            if compiled:
+                _kernel_block(block, a, index, stat, out, disp, method)
+            else:
+                _numpy_block(block, a, index, stat, out, disp, method)
+        return []
+
+    _map_groups(work, spans)
+    return out, disp
+
+
 def rank_scores(
     X: Any,
     sets: Sequence[Any],
@@ -961,7 +991,7 @@ def rank_scores(
     implementations form exactly these sums, for sparse and dense rows alike, so scores do not
     depend on the container, the block size or the number of threads.
     """
-    from .._gather import _csr_view, _in_memory, _map_groups
+    from .._gather import _in_memory
 
     index = set_index(sets)
     n_samples = X.shape[0]
@@ -970,30 +1000,21 @@ def rank_scores(
     if index.union.size == 0 or n_samples == 0:  # no set has a gene in the data
         return out, disp
     src = as_row_source(X) if _in_memory(X) else X
-    if sp.issparse(src) and not src.has_canonical_format:
-        # unsorted columns are fine (each row's hits are put in column order); a column
-        # stored twice is summed first, as scipy does
-        k = _kernels()
-        if k is None or not _use_kernel(src) or k[2](src.indptr, src.indices, src.shape[1]):
+    if _in_memory(src) and sp.issparse(src) and _use_kernel(src):
+        # the compiled path takes rows with unsorted columns as they are, and finds a column
+        # stored twice while it copies the rows: then duplicates are summed first (scipy)
+        try:
+            return _rank_scores_in_memory(src, index, stat, block_rows, method, out, disp)
+        except _Duplicates:
             src = src.copy()
             src.sum_duplicates()
+    elif sp.issparse(src) and not src.has_canonical_format:
+        src = src.copy()
+        src.sum_duplicates()
+    if _in_memory(src):
+        return _rank_scores_in_memory(src, index, stat, block_rows, method, out, disp)
     step = block_rows_for(src, block_rows, index.union.size)
     spans = [(a, min(n_samples, a + step)) for a in range(0, n_samples, step)]
-    if _in_memory(src):
-        compiled = _use_kernel(src)
-        dense = None if sp.issparse(src) else np.asarray(src)
-
-        def work(group: list[tuple[int, int]]) -> list[None]:
-            for a, b in group:
-                block = _csr_view(src, a, b) if dense is None else dense[a:b]
-                if compiled:
-                    _kernel_block(block, a, index, stat, out, disp, method)
-                else:
-                    _numpy_block(block, a, index, stat, out, disp, method)
-            return []
-
-        _map_groups(work, spans)
-        return out, disp
     for a, b in spans:  # backed or lazy rows: each block read once
         block = _block(src, a, b)
         if _use_kernel(block):
