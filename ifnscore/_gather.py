@@ -650,10 +650,16 @@ def _affine_loop(  # type: ignore[no-untyped-def]
                 touched[nt] = g
                 nt += 1
         # canonical gene order (already so when the row's columns are sorted)
-        if nt > 32:
-            touched[:nt].sort()
-        else:
-            _insertion_sort_int(touched, nt)
+        ordered = True
+        for t in range(1, nt):
+            if touched[t] < touched[t - 1]:
+                ordered = False
+                break
+        if not ordered:
+            if nt > 32:
+                touched[:nt].sort()
+            else:
+                _insertion_sort_int(touched, nt)
         for t in range(nt):
             g = touched[t]
             lin = 0.0
