@@ -907,12 +907,23 @@ def render(res: dict[str, Any]) -> str:
     return "\n".join(L) + "\n"
 
 
+def res_cells(mn: dict[str, Any]) -> int:
+    """Cells of the main single-cell sections (100,000 by default)."""
+    return 100_000
+
+
 def _render_many(mn: dict[str, Any]) -> list[str]:
     L = [
         f"\n## Many signatures ({mn['cells']:,} x {mn['genes']:,} CSR float32, density "
         f"{mn['density']:.4f}, {mn['threads']} threads)\n",
         _measured(mn),
-        "Signatures of genes drawn at random (seeded) from the "
+        (
+            f"Fewer cells than the sections above ({mn['cells']:,}), to keep the benchmark run "
+            "short (`--sections many --cells N` for another size); every ratio is within one run. "
+            if mn["cells"] < res_cells(mn)
+            else ""
+        )
+        + "Signatures of genes drawn at random (seeded) from the "
         f"{mn['pool']:,} genes expressed in at least 1 % of the cells. Affine methods on raw "
         "counts (references calibrated on 40 pseudo-bulk samples of the same cells); the floor is "
         "one bare `X @ w` (`w` the float32 indicator of the union of the signatures' genes: one "
@@ -1051,9 +1062,20 @@ def main(argv: list[str] | None = None) -> int:
         "comma-separated texts (e.g. module_score); the other rows keep the previous run's numbers",
     )
     ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    ap.add_argument(
+        "--render-only",
+        action="store_true",
+        help="re-render RESULTS.md from the JSON; time nothing",
+    )
     args = ap.parse_args(argv)
     res: dict[str, Any] = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
     res.pop("big", None)  # the former name of the ooc + scaling sections
+    if args.render_only:
+        from ifnscore._io_util import atomic_write
+
+        text = render(res) + _kept_tail()
+        atomic_write(RESULTS_MD, lambda p: p.write_text(text))
+        return 0
     t0 = time.perf_counter()
     for name in [s.strip() for s in args.sections.split(",") if s.strip()]:
         fn = {
