@@ -394,7 +394,10 @@ def compute(
         dense slices; backed arrays: each block read once), transformed and aggregated."""
         from dataclasses import replace
 
-        from ._gather import _csr_view, _in_memory, is_dask, read_rows
+        from ._gather import _csr_view, _in_memory, backed_block_rows, is_dask, iter_row_blocks
+
+        def _rows(X: Any, a: int, b: int) -> Any:
+            return X[a:b]
 
         X = expr.X
         per_row = max(1, sum(len(by_gene[g].columns) for g in genes))
@@ -405,14 +408,18 @@ def compute(
         sc = np.empty((n, n_sig), dtype=np.float64)
         ng = np.empty((n, n_sig), dtype=np.int64)
         lib = expr.library_size
-        for a in range(0, n, step):
-            b = min(n, a + step)
-            if sp.issparse(X):
-                block = _csr_view(X, a, b)
-            elif _in_memory(X):
-                block = X[a:b]
-            else:
-                block = read_rows(X, a, b)
+        if _in_memory(X):
+            blocks: Any = (
+                (
+                    a,
+                    min(n, a + step),
+                    (_csr_view if sp.issparse(X) else _rows)(X, a, min(n, a + step)),
+                )
+                for a in range(0, n, step)
+            )
+        else:  # backed: each block read once, the next one while this one is scored
+            blocks = iter_row_blocks(X, min(step, backed_block_rows(X)))
+        for a, b, block in blocks:
             sub = replace(
                 expr,
                 X=block,
@@ -439,19 +446,29 @@ def compute(
             T_Z,
             AffinePlan,
             _affine_kernel,
+            _csr_group,
+            affine_blocks,
             affine_pass,
+            is_dask,
             libm_consistent,
         )
 
         X = expr.X
         if (
             expr.scale not in AFFINE_SCALES
-            or not sp.issparse(X)
-            or X.format != "csr"
-            or X.nnz < NUMBA_MIN_NNZ
             or np.dtype(X.dtype).kind not in "iuf"
             or _affine_kernel() is None
         ):
+            return None, None
+        if sp.issparse(X):
+            if X.format != "csr" or X.nnz < NUMBA_MIN_NNZ:
+                return None, None
+            route = "memory"
+        elif is_dask(X):
+            route = "dask"  # every chunk scored by the kernel, on dask's scheduler
+        elif _csr_group(X) is not None:
+            route = "backed"  # CSR row blocks read (and prefetched) from the file
+        else:
             return None, None
         simple = all(len(by_gene[g].columns) == 1 for g in genes)
         direct = method.space == "log2" and simple and expr.scale in ("log2", "log1p")
@@ -522,7 +539,19 @@ def compute(
             limit=_MAX_LOG.get(expr.scale, np.inf),
             library_size=None if lib is None else np.asarray(lib, dtype=np.float64),
         )
-        sc, ng, problems = affine_pass(X, plan)
+        if route == "memory":
+            sc, ng, problems = affine_pass(X, plan)
+        else:
+            got: tuple[np.ndarray, np.ndarray, int] | None
+            if route == "dask":
+                from ._dask import affine_dask
+
+                got = affine_dask(X, plan)
+            else:
+                got = affine_blocks(X, plan)
+            if got is None:
+                return None, None
+            sc, ng, problems = got
         if problems:
             return None, None
         if nan == "raise":
@@ -579,7 +608,29 @@ def _compute_rows(
             )
         )
         n_found.append(sum(m.found for m in ms))
-    out = method.run(expr.X, sets, **options)
+    out = _run_rows(expr.X, method, sets, options)
     scores = np.asarray(out.pop("score"), dtype=np.float64).reshape(expr.shape[0], len(sigs))
     n_genes = np.broadcast_to(np.asarray(n_found, dtype=np.int64), scores.shape).copy()
     return Computed(scores, n_genes, dict(out), [], None, None)
+
+
+def _run_rows(
+    X: Any, method: RowMethod, sets: list[GeneSet], options: Mapping[str, Any]
+) -> dict[str, np.ndarray]:
+    """``method.run`` over the whole matrix; for a per-sample method (every row scored on
+    its own) on a dask array, chunk by chunk on dask's scheduler, and on a backed or lazy
+    array, row block by row block in memory, the next block read while one is scored
+    (:func:`ifnscore._gather.iter_row_blocks`). The numbers are those of the whole matrix."""
+    from ._gather import _in_memory, backed_block_rows, is_dask, iter_row_blocks
+
+    if _in_memory(X) or method.depends_on_cohort(options):
+        return method.run(X, sets, **options)
+    if is_dask(X):
+        from ._dask import rows_dask
+
+        return rows_dask(X, method.run, sets, options)
+    parts: list[dict[str, np.ndarray]] = []
+    for _, _, block in iter_row_blocks(X, backed_block_rows(X)):
+        out = method.run(block, sets, **options)
+        parts.append({k: np.asarray(v).reshape(block.shape[0], -1) for k, v in out.items()})
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

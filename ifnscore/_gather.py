@@ -24,8 +24,13 @@ Per container:
   Every row total is its values added one after the other in column order, whatever the
   container, so a matrix has the same totals dense, CSR or CSC.
 * **Backed or lazy arrays** (anndata's backed h5ad/zarr sparse datasets, h5py and zarr
-  arrays): row blocks of ``block_rows`` are read once each and scanned as above; memory is
-  bounded by one block, whatever the number of samples.
+  arrays): row blocks of ``block_rows`` are read once each and scanned as above. An anndata
+  CSR dataset's block is read straight from its h5py/zarr group (the ``indptr`` slice, then
+  the ``data`` and ``indices`` slices it points to, wrapped as a CSR matrix without a copy or
+  a format check); dense h5py/zarr arrays are sliced directly. :func:`iter_row_blocks` reads
+  the next block on a thread while the current one is scanned (h5py, zarr's codecs and the
+  ``nogil`` kernels release the GIL, so reading and scanning overlap); memory is bounded by
+  about two blocks, whatever the number of samples.
 * **Dask arrays**: handed to dask (``map_blocks`` over row chunks) by :mod:`ifnscore._dask`.
 
 Float32 data stay float32 in the matrix; only the gathered block is float64, so sums are
@@ -49,8 +54,10 @@ compiled loop for large CSR matrices (numba) and ``np.bincount`` otherwise.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, cast
@@ -65,6 +72,9 @@ __all__ = [
     "NUMBA_MIN_NNZ",
     "PART_NNZ",
     "Scan",
+    "affine_blocks",
+    "affine_pass",
+    "backed_block_rows",
     "column_sums",
     "gather",
     "is_dask",
@@ -83,9 +93,32 @@ DEFAULT_BLOCK_ROWS = 10_000
 PART_NNZ = 1 << 21
 
 
+_LOCAL = threading.local()
+
+
+@contextmanager
+def limit_threads(k: int) -> Iterator[None]:
+    """Within the block, :func:`n_threads` is at most ``k`` in the calling thread (e.g. one
+    thread per dask task: dask already runs the tasks in parallel)."""
+    old = getattr(_LOCAL, "limit", None)
+    _LOCAL.limit = k
+    try:
+        yield
+    finally:
+        _LOCAL.limit = old
+
+
 def n_threads() -> int:
     """Threads used for in-memory scans: ``IFNSCORE_NUM_THREADS`` if set (a whole number >= 1;
-    anything else is an error), else the CPUs this process may run on (at most 8)."""
+    anything else is an error), else the CPUs this process may run on (at most 8); at most
+    the limit of an enclosing :func:`limit_threads` in this thread."""
+    limit = getattr(_LOCAL, "limit", None)
+    if limit is not None:
+        return max(1, min(limit, _n_threads()))
+    return _n_threads()
+
+
+def _n_threads() -> int:
     env = os.environ.get("IFNSCORE_NUM_THREADS")
     if env is not None and env.strip():
         try:
@@ -114,8 +147,59 @@ def _in_memory(X: Any) -> bool:
     return isinstance(X, np.ndarray) or sp.issparse(X)
 
 
+#: Stored values (sparse) or elements (dense) per row block read by :func:`backed_block_rows`.
+BLOCK_ENTRIES = 1 << 24
+
+
+def backed_block_rows(X: Any, limit: int = DEFAULT_BLOCK_ROWS) -> int:
+    """Rows per block for a backed or lazy matrix: at most ``limit``, and about
+    :data:`BLOCK_ENTRIES` stored values (an anndata CSR dataset's mean per row) or
+    elements (dense) per block, so that a block of wide dense rows stays small."""
+    n, p = int(X.shape[0]), int(X.shape[1])
+    group = _csr_group(X)
+    if group is not None and n:
+        per_row = max(1.0, float(group["indptr"][n]) / n)
+    else:
+        per_row = float(max(p, 1))
+    return max(1, min(limit, int(BLOCK_ENTRIES // per_row)))
+
+
+def _csr_group(X: Any) -> Any:
+    """The h5py/zarr group of an anndata backed CSR dataset (``data``, ``indices``,
+    ``indptr``), or None for anything else."""
+    if not type(X).__module__.startswith("anndata") or getattr(X, "format", None) != "csr":
+        return None
+    group = getattr(X, "group", None)
+    try:
+        if group is None or not all(k in group for k in ("data", "indices", "indptr")):
+            return None
+    except TypeError:
+        return None
+    return group
+
+
+def _read_csr_group(group: Any, n_cols: int, start: int, stop: int) -> sp.csr_matrix:
+    """Rows ``start:stop`` of a CSR matrix stored as an h5py/zarr group: three slice reads
+    (``indptr``, then the ``data`` and ``indices`` it points to), wrapped without a copy."""
+    ptr = np.asarray(group["indptr"][start : stop + 1], dtype=np.int64)
+    s, e = int(ptr[0]), int(ptr[-1])
+    data = np.asarray(group["data"][s:e])
+    indices = np.asarray(group["indices"][s:e])
+    if indices.dtype.kind != "i" or (e - s > np.iinfo(indices.dtype).max):
+        indices = indices.astype(np.int64)
+    ptr -= s
+    view = sp.csr_matrix((stop - start, n_cols), dtype=data.dtype)
+    view.indptr = ptr.astype(indices.dtype, copy=False)
+    view.indices = indices
+    view.data = data
+    return view
+
+
 def read_rows(X: Any, start: int, stop: int) -> Any:
     """Rows ``start:stop`` of any supported matrix, in memory (ndarray or scipy CSR/CSC)."""
+    group = _csr_group(X)
+    if group is not None:
+        return _read_csr_group(group, int(X.shape[1]), start, stop)
     block = X[start:stop]
     if is_dask(block):
         block = block.compute()
@@ -126,15 +210,30 @@ def read_rows(X: Any, start: int, stop: int) -> Any:
     return np.asarray(block)  # h5py / zarr arrays
 
 
-def iter_row_blocks(X: Any, block_rows: int = DEFAULT_BLOCK_ROWS) -> Iterator[tuple[int, int, Any]]:
+def iter_row_blocks(
+    X: Any, block_rows: int = DEFAULT_BLOCK_ROWS, *, prefetch: bool = True
+) -> Iterator[tuple[int, int, Any]]:
     """Yield ``(start, stop, block)`` over row blocks; blocks are ndarray or CSR/CSC.
 
-    Each block is read once (one contiguous slice of a backed or lazy array).
+    Each block is read once (one contiguous slice of a backed or lazy array). With
+    ``prefetch`` (backed and lazy arrays), the next block is read on a thread while the
+    caller works on the current one: at most two blocks are held at a time by this
+    iterator.
     """
     n = X.shape[0]
-    for start in range(0, n, block_rows):
-        stop = min(n, start + block_rows)
-        yield start, stop, read_rows(X, start, stop)
+    spans = [(a, min(n, a + block_rows)) for a in range(0, n, block_rows)]
+    if not prefetch or len(spans) <= 1 or _in_memory(X):
+        for start, stop in spans:
+            yield start, stop, read_rows(X, start, stop)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ifnscore-read") as ex:
+        nxt = ex.submit(read_rows, X, *spans[0])
+        for i, (start, stop) in enumerate(spans):
+            block = nxt.result()
+            if i + 1 < len(spans):
+                nxt = ex.submit(read_rows, X, *spans[i + 1])
+            yield start, stop, block
+            del block
 
 
 @dataclass
@@ -383,7 +482,7 @@ def scan(
     cols: np.ndarray,
     *,
     totals: bool = False,
-    block_rows: int = DEFAULT_BLOCK_ROWS,
+    block_rows: int | None = None,
 ) -> Scan:
     """One pass over ``X``: columns ``cols`` as float64 and, with ``totals=True``, the
     float64 row sums and the matrix minimum.
@@ -402,6 +501,8 @@ def scan(
         return scan_dask(X, cols, totals=totals, kernel=_scan_in_memory, result=Scan)
     if _in_memory(X):
         return _scan_in_memory(X, cols, totals)
+    if block_rows is None:
+        block_rows = backed_block_rows(X)
     pieces = (
         (start, stop, _scan_in_memory(block, cols, totals).as_tuple())
         for start, stop, block in iter_row_blocks(X, block_rows)
@@ -461,18 +562,18 @@ def _scan_in_memory(X: Any, cols: np.ndarray, totals: bool, *, threads: int | No
     return Scan(values, tot, mn)
 
 
-def gather(X: Any, cols: np.ndarray, *, block_rows: int = DEFAULT_BLOCK_ROWS) -> np.ndarray:
+def gather(X: Any, cols: np.ndarray, *, block_rows: int | None = None) -> np.ndarray:
     """Return ``X[:, cols]`` as a dense float64 (n_samples x len(cols)) array."""
     return scan(X, cols, block_rows=block_rows).values
 
 
-def row_totals(X: Any, *, block_rows: int = DEFAULT_BLOCK_ROWS) -> np.ndarray:
+def row_totals(X: Any, *, block_rows: int | None = None) -> np.ndarray:
     """Sum of each row in float64 (library sizes), without upcasting the matrix."""
     s = scan(X, np.empty(0, dtype=np.intp), totals=True, block_rows=block_rows)
     return s.totals  # type: ignore[return-value]
 
 
-def minimum(X: Any, *, block_rows: int = DEFAULT_BLOCK_ROWS) -> float:
+def minimum(X: Any, *, block_rows: int | None = None) -> float:
     """Smallest value of the matrix (NaN ignored; implicit sparse zeros count), in one pass."""
     s = scan(X, np.empty(0, dtype=np.intp), totals=True, block_rows=block_rows)
     return s.minimum  # type: ignore[return-value]
@@ -772,33 +873,66 @@ def libm_consistent() -> bool:
 
 
 def affine_pass(
-    X: Any, plan: AffinePlan, *, threads: int | None = None
+    X: Any,
+    plan: AffinePlan,
+    *,
+    threads: int | None = None,
+    row0: int = 0,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Scores of every row of the in-memory CSR matrix ``X`` for every signature of
     ``plan``, in one compiled pass on :func:`n_threads` threads (row parts; each row on its
     own, so the numbers do not depend on the parts or threads). Returns ``(scores,
-    n_genes, problems)``; ``n_genes`` is filled with ``nan="omit"`` only."""
+    n_genes, problems)``; ``n_genes`` is filled with ``nan="omit"`` only.
+
+    ``X`` may be one row block of a larger matrix: its row ``i`` is then the matrix's row
+    ``row0 + i``, written to row ``row0 + i`` of ``out`` (``(scores, n_genes)`` of the whole
+    matrix, returned) and divided by ``plan.library_size[row0 + i]`` when the plan has one."""
     kernel = _affine_kernel()
     n = X.shape[0]
     S = plan.k.size
-    out = np.empty((n, S), dtype=np.float64)
-    n_out = np.empty((n, S), dtype=np.int64)
+    if out is None:
+        out = (np.empty((n, S), dtype=np.float64), np.empty((n, S), dtype=np.int64))
+    sc, n_out = out
     lib = plan.library_size if plan.library_size is not None else np.zeros(1)
     args = (
         plan.lookup, plan.slot_gene, plan.gslot_ptr, plan.gslot, plan.n_genes, plan.scale, plan.log_space, plan.direct, plan.tcode,
         plan.centre, plan.spread, plan.t0, plan.all_genes, plan.mem_ptr, plan.mem_set,
         plan.k, plan.mean, plan.omit, plan.limit, float(np.log(2.0)),
-        np.asarray(lib, dtype=np.float64), plan.library_size is not None, out, n_out,
+        np.asarray(lib, dtype=np.float64), plan.library_size is not None, sc, n_out,
     )  # fmt: skip
 
     def work(group: list[tuple[int, int]]) -> list[int]:
         flags = []
         for a, b in group:
             V = _csr_view(X, a, b)
-            flags.append(int(kernel(V.indptr, V.indices, V.data, a, *args)))
+            flags.append(int(kernel(V.indptr, V.indices, V.data, row0 + a, *args)))
         return flags
 
     problems = 0
     for f in _map_groups(work, _parts(X), threads):
         problems |= f
-    return out, n_out, problems
+    return sc, n_out, problems
+
+
+def affine_blocks(
+    X: Any, plan: AffinePlan, *, block_rows: int | None = None
+) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """:func:`affine_pass` over the row blocks of a backed or lazy matrix (each block read
+    once, the next one read while the current one is scored, see :func:`iter_row_blocks`);
+    None when a block is not CSR (dense arrays take the gathering path). Every row is
+    scored on its own, so the numbers are those of the whole matrix in memory."""
+    n = X.shape[0]
+    S = plan.k.size
+    out = (np.empty((n, S), dtype=np.float64), np.empty((n, S), dtype=np.int64))
+    problems = 0
+    rows = backed_block_rows(X) if block_rows is None else block_rows
+    for start, _, block in iter_row_blocks(X, rows):
+        if not (sp.issparse(block) and block.format == "csr"):
+            return None
+        if np.dtype(block.dtype).kind not in "iuf":
+            return None
+        problems |= affine_pass(block, plan, row0=start, out=out)[2]
+        if problems:  # the gathering path reports the problem in its own words
+            break
+    return out[0], out[1], problems
