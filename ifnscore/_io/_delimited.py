@@ -215,108 +215,152 @@ def _read_fast(
     raise InputError(f"engine={engine!r} is not known; use 'polars', 'pyarrow' or None.")
 
 
-def _fill(A: np.ndarray, j: int, col: np.ndarray, nulls: int) -> bool:
-    """Copy one parsed column into row ``j`` of ``A``; False when it holds a value pandas
-    would not give: NaN that is not a missing-value word (``NAN``), infinity (``inf`` and
-    ``1e400``: pandas keeps those as text, or reads them differently) or ``-0``."""
+def _fill(A: np.ndarray, j: int, col: np.ndarray, nulls: int, integer: bool) -> bool:
+    """Copy one parsed column into row ``j`` of ``A``; False when it may hold a value the
+    pandas path would not give. Integer (int64) columns hold exactly what pandas reads
+    (``-0`` is 0 there too, with or without missing cells). In floating-point columns these
+    are handed over: NaN that is not a missing-value word (``NAN``), infinity (``inf``,
+    ``1e400``: text or another value for pandas), ``-0`` (0 for pandas when the column is
+    integer) and magnitudes of 2**63 or more (an integer beyond int64 makes pandas keep the
+    column as uint64 or text, and an empty cell there as text)."""
     row = A[j]
     row[:] = col
-    total = float(np.add.reduce(row))
-    if np.isfinite(total) or nulls:
-        if nulls:
-            nan = np.isnan(row)
-            if int(np.count_nonzero(nan)) != nulls or np.isinf(row[~nan]).any():
-                return False
-        elif not np.isfinite(total):
+    if integer:
+        return True
+    vals = row
+    if nulls:
+        nan = np.isnan(row)
+        if int(np.count_nonzero(nan)) != nulls:
             return False
-    elif np.isinf(row).any() or np.isnan(row).any() or not np.isfinite(total):
+        vals = row[~nan]
+    if vals.size and not np.abs(vals).max() < 2.0**63:  # NaN compares False
         return False
-    return not np.any(np.signbit(row[row == 0]))
+    return not np.any(np.signbit(vals[vals == 0]))
 
 
 def _polars(src: Any, sep: str, n: int) -> tuple[list[str], np.ndarray] | None:
+    """Two tries. First the quick one: the types polars infers from the first 100 rows
+    (integer columns parse faster, and hold what pandas reads) and no missing-value words
+    (checking every cell against them doubles polars' time; an empty cell is still missing).
+    When that fails (a word such as ``NA`` in a number column, a later cell that does not fit
+    the inferred type, a label that is empty or a missing-value word), every value column
+    is parsed as float64 with the missing-value words, the labels as text as written."""
     import polars as pl
 
     names = [f"c{i}" for i in range(n)]
-    schema: dict[str, Any] = dict.fromkeys(names, pl.Float64)
-    schema[names[0]] = pl.String
-    df = pl.read_csv(
-        io.BytesIO(src) if isinstance(src, bytes) else src,
-        separator=sep,
-        has_header=False,
-        skip_lines=1,  # the header line, as read_header read it
-        schema=schema,
-        null_values=_na_words(),
-        empty_string_is_null=False,  # an empty label stays "", refused as on the pandas path
-        quote_char='"',
-        truncate_ragged_lines=False,
-        raise_if_empty=False,
-        encoding="utf8",
-        try_parse_dates=False,
-        glob=False,  # a name with * or [ is a file name
-        extra_columns="raise",
-        missing_columns="raise",
-    )
-    first = df.drop_in_place(names[0])
-    if first.null_count():  # labels such as NA: null_values apply to every column in polars
-        first = pl.read_csv(
-            io.BytesIO(src) if isinstance(src, bytes) else src,
-            separator=sep,
-            has_header=False,
-            skip_lines=1,
-            columns=[0],
-            infer_schema=False,  # text, as written
-            empty_string_is_null=False,
-            quote_char='"',
-            glob=False,
-        ).to_series(0)
-        if first.len() != df.height or first.null_count():
-            return None
+    data = io.BytesIO(src) if isinstance(src, bytes) else src
     del src
-    rows = first.to_list()
-    del first
-    if not all(r.strip() for r in rows):
-        return None  # a blank line (pandas skips it) or an empty label (refused): pandas says
-    A = np.empty((n - 1, df.height), dtype=np.float64)
-    for j, name in enumerate(names[1:]):
-        col = df.drop_in_place(name)  # freed column by column while A fills
-        if not _fill(A, j, col.to_numpy(), col.null_count()):
-            return None
-        del col
-    return rows, A
+    kw: dict[str, Any] = {
+        "separator": sep,
+        "has_header": False,
+        "skip_lines": 1,  # the header line, as read_header read it
+        "quote_char": '"',
+        "truncate_ragged_lines": False,
+        "raise_if_empty": False,
+        "encoding": "utf8",
+        "try_parse_dates": False,
+        "glob": False,  # a name with * or [ is a file name
+    }
+
+    def parse(quick: bool) -> tuple[int, list[Any], list[str]] | None:
+        if isinstance(data, io.BytesIO):
+            data.seek(0)
+        if quick:
+            try:
+                df = pl.read_csv(
+                    data, new_columns=names, schema_overrides={names[0]: pl.String}, **kw
+                )
+            except pl.exceptions.ComputeError:  # a cell that does not fit the inferred type
+                return None
+            if df.width != n or not all(t in (pl.Int64, pl.Float64) for t in df.dtypes[1:]):
+                return None
+        else:
+            schema: dict[str, Any] = dict.fromkeys(names, pl.Float64)
+            schema[names[0]] = pl.String
+            df = pl.read_csv(data, schema=schema, null_values=_na_words(), **kw)
+        height = df.height
+        cols: list[Any] = df.get_columns()
+        del df
+        first = cols[0]
+        if first.null_count():  # empty, or a missing-value word: the labels as text
+            if quick:
+                return None
+            if isinstance(data, io.BytesIO):
+                data.seek(0)
+            text = pl.read_csv(
+                data, columns=[0], infer_schema=False, empty_string_is_null=False, **kw
+            )
+            first = text.to_series(0)
+            if first.len() != height or first.null_count():
+                return None
+        return height, cols[1:], first.to_list()
+
+    for quick in (True, False):
+        got = parse(quick)
+        if got is None:
+            continue
+        height, cols, rows = got
+        del got
+        if not all(r.strip() for r in rows):
+            return None  # a blank line (pandas skips it) or an empty label (refused): pandas says
+        A = np.empty((n - 1, height), dtype=np.float64)
+        for j in range(n - 1):
+            col, cols[j] = cols[j], None  # freed column by column while A fills
+            if not _fill(A, j, col.to_numpy(), col.null_count(), col.dtype == pl.Int64):
+                break
+            del col
+        else:
+            return rows, A
+        del A, cols
+    return None
 
 
 def _pyarrow(src: Any, sep: str, n: int) -> tuple[list[str], np.ndarray] | None:
+    """As :func:`_polars`, with the types pyarrow infers from the first block."""
     import pyarrow as pa
     from pyarrow import csv as pcsv
 
     names = [f"c{i}" for i in range(n)]
-    types: dict[str, Any] = {c: pa.float64() for c in names}
-    types[names[0]] = pa.string()
-    table = pcsv.read_csv(
-        pa.py_buffer(src) if isinstance(src, bytes) else src,
-        read_options=pcsv.ReadOptions(
-            use_threads=True, block_size=16 << 20, column_names=names, skip_rows=1
-        ),
-        parse_options=pcsv.ParseOptions(
-            delimiter=sep, quote_char='"', double_quote=True, newlines_in_values=True
-        ),
-        convert_options=pcsv.ConvertOptions(
-            column_types=types,
-            null_values=_na_words(),
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=True,
-            check_utf8=True,
-        ),
-    )
+    numeric = (pa.int64(), pa.float64())
+    data: Any = pa.py_buffer(src) if isinstance(src, bytes) else src
     del src
+
+    def parse(types: dict[str, Any]) -> Any:
+        return pcsv.read_csv(
+            data,
+            read_options=pcsv.ReadOptions(
+                use_threads=True, block_size=16 << 20, column_names=names, skip_rows=1
+            ),
+            parse_options=pcsv.ParseOptions(
+                delimiter=sep, quote_char='"', double_quote=True, newlines_in_values=True
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types=types,
+                null_values=_na_words(),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=True,
+                check_utf8=True,
+            ),
+        )
+
+    try:
+        table = parse({names[0]: pa.string()})
+        if not all(t in numeric for t in table.schema.types[1:]):
+            table = None
+    except pa.ArrowInvalid:  # a cell that does not fit the type inferred from the first block
+        table = None
+    if table is None:
+        types: dict[str, Any] = dict.fromkeys(names, pa.float64())
+        types[names[0]] = pa.string()
+        table = parse(types)
+    data = None  # the decompressed text: freed before the matrix fills
     rows = table.column(0).to_pylist()
     cols = table.columns[1:]
     del table
     A = np.empty((n - 1, len(rows)), dtype=np.float64)
     for j in range(n - 1):
         col, cols[j] = cols[j], None  # freed column by column while A fills
-        if not _fill(A, j, col.to_numpy(), col.null_count):
+        if not _fill(A, j, col.to_numpy(), col.null_count, col.type == pa.int64()):
             return None
         del col
     return [str(r) for r in rows], A
