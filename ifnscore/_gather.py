@@ -178,13 +178,30 @@ def _csr_group(X: Any) -> Any:
     return group
 
 
-def _read_csr_group(group: Any, n_cols: int, start: int, stop: int) -> sp.csr_matrix:
+def _read_into(ds: Any, s: int, e: int, buf: dict[str, np.ndarray] | None, key: str) -> np.ndarray:
+    """``ds[s:e]`` as an ndarray; an h5py dataset is read into the reused buffer
+    ``buf[key]`` (grown when too small: no fresh pages to fault in for every block)."""
+    if buf is None or not hasattr(ds, "read_direct") or e <= s:
+        return np.asarray(ds[s:e])
+    have = buf.get(key)
+    if have is None or have.size < e - s or have.dtype != ds.dtype:
+        have = buf[key] = np.empty(max(e - s, int(1.25 * (e - s))), dtype=ds.dtype)
+    out = have[: e - s]
+    ds.read_direct(out, source_sel=np.s_[s:e])
+    return out
+
+
+def _read_csr_group(
+    group: Any, n_cols: int, start: int, stop: int, buf: dict[str, np.ndarray] | None = None
+) -> sp.csr_matrix:
     """Rows ``start:stop`` of a CSR matrix stored as an h5py/zarr group: three slice reads
-    (``indptr``, then the ``data`` and ``indices`` it points to), wrapped without a copy."""
+    (``indptr``, then the ``data`` and ``indices`` it points to), wrapped without a copy;
+    with ``buf``, h5py data are read into its reused arrays (the block is then valid until
+    the next read into the same ``buf``)."""
     ptr = np.asarray(group["indptr"][start : stop + 1], dtype=np.int64)
     s, e = int(ptr[0]), int(ptr[-1])
-    data = np.asarray(group["data"][s:e])
-    indices = np.asarray(group["indices"][s:e])
+    data = _read_into(group["data"], s, e, buf, "data")
+    indices = _read_into(group["indices"], s, e, buf, "indices")
     if indices.dtype.kind != "i" or (e - s > np.iinfo(indices.dtype).max):
         indices = indices.astype(np.int64)
     ptr -= s
@@ -195,11 +212,12 @@ def _read_csr_group(group: Any, n_cols: int, start: int, stop: int) -> sp.csr_ma
     return view
 
 
-def read_rows(X: Any, start: int, stop: int) -> Any:
-    """Rows ``start:stop`` of any supported matrix, in memory (ndarray or scipy CSR/CSC)."""
+def read_rows(X: Any, start: int, stop: int, buf: dict[str, np.ndarray] | None = None) -> Any:
+    """Rows ``start:stop`` of any supported matrix, in memory (ndarray or scipy CSR/CSC);
+    ``buf``: reused read buffers (see :func:`_read_csr_group`)."""
     group = _csr_group(X)
     if group is not None:
-        return _read_csr_group(group, int(X.shape[1]), start, stop)
+        return _read_csr_group(group, int(X.shape[1]), start, stop, buf)
     block = X[start:stop]
     if is_dask(block):
         block = block.compute()
@@ -211,14 +229,15 @@ def read_rows(X: Any, start: int, stop: int) -> Any:
 
 
 def iter_row_blocks(
-    X: Any, block_rows: int = DEFAULT_BLOCK_ROWS, *, prefetch: bool = True
+    X: Any, block_rows: int = DEFAULT_BLOCK_ROWS, *, prefetch: bool = True, reuse: bool = False
 ) -> Iterator[tuple[int, int, Any]]:
     """Yield ``(start, stop, block)`` over row blocks; blocks are ndarray or CSR/CSC.
 
     Each block is read once (one contiguous slice of a backed or lazy array). With
     ``prefetch`` (backed and lazy arrays), the next block is read on a thread while the
     caller works on the current one: at most two blocks are held at a time by this
-    iterator.
+    iterator. With ``reuse``, the blocks of an h5py-backed CSR dataset are read into two
+    buffers used in turn, so a block is valid only until the next one is asked for.
     """
     n = X.shape[0]
     spans = [(a, min(n, a + block_rows)) for a in range(0, n, block_rows)]
@@ -226,12 +245,13 @@ def iter_row_blocks(
         for start, stop in spans:
             yield start, stop, read_rows(X, start, stop)
         return
+    bufs: list[dict[str, np.ndarray] | None] = [{}, {}] if reuse else [None, None]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ifnscore-read") as ex:
-        nxt = ex.submit(read_rows, X, *spans[0])
+        nxt = ex.submit(read_rows, X, *spans[0], bufs[0])
         for i, (start, stop) in enumerate(spans):
             block = nxt.result()
-            if i + 1 < len(spans):
-                nxt = ex.submit(read_rows, X, *spans[i + 1])
+            if i + 1 < len(spans):  # into the buffers of block i - 1, which is done with
+                nxt = ex.submit(read_rows, X, *spans[i + 1], bufs[(i + 1) % 2])
             yield start, stop, block
             del block
 
@@ -505,7 +525,7 @@ def scan(
         block_rows = backed_block_rows(X)
     pieces = (
         (start, stop, _scan_in_memory(block, cols, totals).as_tuple())
-        for start, stop, block in iter_row_blocks(X, block_rows)
+        for start, stop, block in iter_row_blocks(X, block_rows, reuse=True)
     )
     return _assemble(n, k, totals, pieces)
 
@@ -927,7 +947,7 @@ def affine_blocks(
     out = (np.empty((n, S), dtype=np.float64), np.empty((n, S), dtype=np.int64))
     problems = 0
     rows = backed_block_rows(X) if block_rows is None else block_rows
-    for start, _, block in iter_row_blocks(X, rows):
+    for start, _, block in iter_row_blocks(X, rows, reuse=True):
         if not (sp.issparse(block) and block.format == "csr"):
             return None
         if np.dtype(block.dtype).kind not in "iuf":

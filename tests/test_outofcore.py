@@ -402,3 +402,154 @@ def test_module_score_compiled_equals_numpy_and_containers(cells, monkeypatch):
         np.testing.assert_array_equal(ifnscore.score(X, **kw).to_numpy(), slow)
     for other in (X.toarray(), X.tocsc()):
         np.testing.assert_allclose(ifnscore.score(other, **kw).to_numpy(), slow, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ direct reads, prefetch, identity
+
+#: Per-sample methods: a sample's score is the same float whatever the container, the block
+#: size or the number of threads (fc_median: the gathering path, not the affine kernel).
+PER_SAMPLE = ["fc_sum", "z_sum", "mean_log", "fc_median", "aucell", "ucell", "singscore"]
+
+
+@pytest.fixture(scope="module")
+def refs(controls):
+    out = {}
+    for m in PER_SAMPLE:
+        if ifnscore.list_methods().loc[m, "kind"] == "gene" and m != "mean_log":
+            out[m] = ifnscore.calibrate(controls, signature=["rice6", "feng5"], method=m)
+    return out
+
+
+def _score(data, method, refs):
+    kw = {"reference": refs[method]} if method in refs else {"method": method}
+    if method not in refs:
+        kw["signature"] = ["rice6", "feng5"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ifnscore.score(data, scale="counts", copy=False, **kw)  # written into obsm
+    return data
+
+
+def _backed(files, fmt):
+    if fmt == "h5ad":
+        return ad.read_h5ad(files / "cells.h5ad", backed="r")
+    g = zarr.open_group(str(files / "cells.zarr"), mode="r")
+    return ad.AnnData(
+        X=ad.io.sparse_dataset(g["X"]), obs=ad.io.read_elem(g["obs"]), var=ad.io.read_elem(g["var"])
+    )
+
+
+def _scores_of(res):
+    return res.obsm["ifnscore"].to_numpy(dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def in_memory(cells, refs):
+    return {m: _scores_of(_score(cells.copy(), m, refs)) for m in PER_SAMPLE}
+
+
+@pytest.mark.parametrize("fmt", ["h5ad", "zarr"])
+@pytest.mark.parametrize("method", PER_SAMPLE)
+def test_backed_per_sample_methods_identical_to_memory(
+    files, fmt, method, refs, in_memory, monkeypatch
+):
+    """Many row blocks (prefetched, read straight from the group): the in-memory floats."""
+    monkeypatch.setattr(_gather, "BLOCK_ENTRIES", 4000)  # blocks of ~200 rows: 15 blocks
+    a = _backed(files, fmt)
+    assert _gather._csr_group(a.X) is not None
+    assert 5 < _gather.backed_block_rows(a.X) < 1000
+    np.testing.assert_array_equal(_scores_of(_score(a, method, refs)), in_memory[method])
+
+
+def test_backed_affine_methods_use_the_kernel_per_block(files, refs, in_memory, monkeypatch):
+    pytest.importorskip("numba")
+    if not _gather.libm_consistent():
+        pytest.skip("numpy's log2/exp2 differ from the C library's here: numpy path only")
+    calls: list[tuple[int, int]] = []
+    threads: set[str] = set()
+    orig_pass, orig_read = _gather.affine_pass, _gather.read_rows
+
+    def spy_pass(X, plan, **kw):
+        calls.append((kw.get("row0", 0), X.shape[0]))
+        return orig_pass(X, plan, **kw)
+
+    def spy_read(X, a, b, buf=None):
+        import threading
+
+        threads.add(threading.current_thread().name)
+        return orig_read(X, a, b, buf)
+
+    monkeypatch.setattr(_gather, "affine_pass", spy_pass)
+    monkeypatch.setattr(_gather, "read_rows", spy_read)
+    monkeypatch.setattr(_gather, "BLOCK_ENTRIES", 20_000)
+    a = _backed(files, "h5ad")
+    got = _scores_of(_score(a, "fc_sum", refs))
+    np.testing.assert_array_equal(got, in_memory["fc_sum"])
+    rows = _gather.backed_block_rows(a.X)
+    assert calls == [(s, min(3000, s + rows) - s) for s in range(0, 3000, rows)]
+    assert threads  # prefetched: every block read on the reader thread
+    assert all(t.startswith("ifnscore-read") for t in threads)
+
+
+def test_direct_reads_equal_anndatas_blocks(files):
+    """The block read from the h5py/zarr group is anndata's block, value for value."""
+    for fmt in ("h5ad", "zarr"):
+        X = _backed(files, fmt).X
+        buf: dict = {}
+        for a, b in [(0, 1), (17, 1017), (2999, 3000), (1000, 1000)]:
+            got = _gather.read_rows(X, a, b, buf)
+            want = X[a:b]
+            assert got.shape == want.shape
+            np.testing.assert_array_equal(got.indptr, want.indptr)
+            np.testing.assert_array_equal(got.indices, want.indices)
+            np.testing.assert_array_equal(got.data, want.data)
+
+
+@given(
+    entries=st.integers(300, 200_000),
+    threads=st.sampled_from(["1", "2", "3"]),
+    method=st.sampled_from(["fc_sum", "z_sum", "mean_log", "aucell"]),
+    fmt=st.sampled_from(["h5ad", "zarr"]),
+)
+def test_backed_identity_property(files, refs, in_memory, entries, threads, method, fmt):
+    """Any block size, any number of threads, h5ad or zarr: the in-memory floats."""
+    import os
+
+    old = _gather.BLOCK_ENTRIES, os.environ.get("IFNSCORE_NUM_THREADS")
+    _gather.BLOCK_ENTRIES = entries
+    os.environ["IFNSCORE_NUM_THREADS"] = threads
+    try:
+        got = _scores_of(_score(_backed(files, fmt), method, refs))
+    finally:
+        _gather.BLOCK_ENTRIES = old[0]
+        if old[1] is None:
+            os.environ.pop("IFNSCORE_NUM_THREADS")
+        else:
+            os.environ["IFNSCORE_NUM_THREADS"] = old[1]
+    np.testing.assert_array_equal(got, in_memory[method])
+
+
+def test_backed_scoring_memory_is_bounded_by_a_few_blocks(tmp_path, ref_counts, monkeypatch):
+    """ifnscore.score of a backed file (affine kernel per block, prefetch, reused buffers)
+    allocates a few blocks, not the matrix (tracemalloc)."""
+    a = simulate_sparse(20_000, 2000, seed=5)
+    a.write_h5ad(tmp_path / "big.h5ad")
+    matrix_bytes = a.X.data.nbytes + a.X.indices.nbytes + a.X.indptr.nbytes
+    del a
+    monkeypatch.setattr(_gather, "BLOCK_ENTRIES", 100_000)  # ~1 % of the matrix per block
+    backed = ad.read_h5ad(tmp_path / "big.h5ad", backed="r")
+    with warnings.catch_warnings():  # numba loads its kernels once, outside the trace
+        warnings.simplefilter("ignore")
+        ifnscore.score(backed.X, genes=backed.var_names, reference=ref_counts)
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = ifnscore.score(backed.X, genes=backed.var_names, reference=ref_counts)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        backed.file.close()
+    assert res.shape[0] == 20_000
+    # a few blocks of ~0.8 MB plus the per-sample outputs (names, scores), not the 15 MB matrix
+    assert peak < 0.3 * matrix_bytes, (peak, matrix_bytes)
