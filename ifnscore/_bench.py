@@ -163,17 +163,28 @@ def floor(data: Data, signatures: Sequence[str]) -> Callable[[], Any]:
     return lambda: X @ w
 
 
-def timings(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, list[float]]:
-    """Wall times of each function, run in alternation ``repeat`` times (after one warm-up)."""
+def timings(
+    fns: dict[str, Callable[[], Any]],
+    repeat: int,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, list[float]]:
+    """Wall times of each function, run in alternation ``repeat`` times (after one warm-up);
+    ``progress`` is told of each call as it ends."""
     out: dict[str, list[float]] = {k: [] for k in fns}
-    for f in fns.values():
+    for k, f in fns.items():
+        t = time.perf_counter()
         f()
-    for _ in range(repeat):
+        if progress is not None:
+            progress(f"warm-up  {k}: {time.perf_counter() - t:.3f} s")
+    for r in range(repeat):
         for k, f in fns.items():
             gc.collect()
             t = time.perf_counter()
             f()
             out[k].append(time.perf_counter() - t)
+            if progress is not None:
+                progress(f"run {r + 1}/{repeat}  {k}: {out[k][-1]:.3f} s")
     return out
 
 
@@ -211,24 +222,34 @@ def run(
     container: str = "csr",
     repeat: int = 3,
     seed: int = 0,
+    progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """Benchmark ``methods`` on a simulated matrix; one row per method (plus the floor)."""
+    """Benchmark ``methods`` on a simulated matrix; one row per method (plus the floor).
+    ``progress`` (e.g. ``print``) is told what is being done: the simulation, each timed call
+    and each memory measurement."""
     from ._methods import get_method
 
+    say = progress or (lambda message: None)
     for m in methods:
         get_method(m)  # unknown names fail before the (slow) simulation
     with _workdir(container) as wd:
+        say(f"simulating {n_cells:,} cells x {n_genes:,} genes ({container}, seed {seed}) ...")
+        t = time.perf_counter()
         data = make_data(
             n_cells, n_genes, density=density, container=container, seed=seed, workdir=wd
         )
+        say(f"simulated {int(data.csr.nnz):,} non-zeros in {time.perf_counter() - t:.1f} s")
         fns = {m: scorer(data, m, signatures) for m in methods}
         in_memory = container in ("csr", "csc", "dense")
         if in_memory:
             fns["floor: X @ w"] = floor(data, signatures)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. cohort-dependent methods with a limit
-            times = timings(fns, repeat)
-            peaks = {k: peak_bytes(f) for k, f in fns.items()}
+            times = timings(fns, repeat, progress=progress)
+            peaks = {}
+            for k, f in fns.items():
+                say(f"peak memory  {k} ...")
+                peaks[k] = peak_bytes(f)
     floor_t = statistics.median(times["floor: X @ w"]) if in_memory else None
     rows = []
     for k, ts in times.items():
@@ -289,6 +310,7 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
         "--threads", type=int, default=None, help="threads for in-memory scans (default: all CPUs)"
     )
     p.add_argument("-o", "--output", default=None, help="also write the table (.csv, .tsv, .json)")
+
     acc = p.add_argument_group(
         "accuracy on labelled data (--accuracy; see benchmarks/accuracy.py and docs/accuracy.md)"
     )
@@ -327,6 +349,16 @@ _ACCURACY_ONLY = {
     "exclude_genes": "",
     "title": "",
 }
+
+
+def _progress(t0: float) -> Callable[[str], None]:
+    """Progress lines on standard error (the table goes to standard output), with the time
+    since the start."""
+
+    def say(message: str) -> None:
+        print(f"[{time.perf_counter() - t0:7.1f} s] {message}", file=sys.stderr, flush=True)
+
+    return say
 
 
 def _flag(name: str) -> str:
@@ -376,6 +408,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         container=args.container,
         repeat=args.repeat,
         seed=args.seed,
+        progress=None if getattr(args, "quiet", False) else _progress(t0),
     )
     out = sys.stdout
     r = table.iloc[0]

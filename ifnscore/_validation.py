@@ -109,12 +109,13 @@ def as_expression(
     _check_dtype(X, arg)
     # sample names are kept as given (a DataFrame's own index), so results align with the
     # user's tables; gene names are compared as strings
+    # (an Index's copy shares its caches: uniqueness is worked out once per index, not per call)
     samples_idx = snames.copy() if isinstance(snames, pd.Index) else pd.Index(list(snames))
-    genes_idx = pd.Index(gnames, dtype=object).astype(str)
+    genes_idx = _gene_index(gnames)
     if samples_idx.has_duplicates:
         dup = samples_idx[samples_idx.duplicated()].unique()[:5].tolist()
         raise InputError(f"{arg} has duplicate sample names {dup}; make sample names unique.")
-    if isinstance(samples_idx, pd.MultiIndex):
+    if isinstance(samples_idx, pd.MultiIndex | pd.RangeIndex):
         empty = np.zeros(len(samples_idx), dtype=bool)
     else:
         # vectorised: no per-name string work (100,000 default names cost 0.1 s that way)
@@ -149,6 +150,20 @@ def as_expression(
     if adata is not None and layer is None and not use_raw and LIBRARY_SIZE_KEY in adata.obs:
         lib = _library_size(adata.obs[LIBRARY_SIZE_KEY], arg)
     return Expression(X, samples_idx, genes_idx, resolved, note, container, adata, lib)
+
+
+def _gene_index(names: Any) -> pd.Index:
+    """The gene names as an Index of ``str``: an object Index of strings (AnnData's
+    ``var_names``, a DataFrame's columns) is used as it is, so that the gene matching's cache,
+    keyed on the index, serves every call on the same data; anything else is converted."""
+    if (
+        isinstance(names, pd.Index)
+        and not isinstance(names, pd.MultiIndex)
+        and names.dtype == object
+        and names.inferred_type == "string"
+    ):
+        return names
+    return pd.Index(names, dtype=object).astype(str)
 
 
 def _reader_scale(adata: Any) -> Scale | None:
@@ -225,7 +240,8 @@ def _from_other(
             f"genes= is required with {container} input: pass the gene names of the columns "
             "(or of the rows, with rows='genes')."
         )
-    genes = list(genes)
+    if not isinstance(genes, pd.Index):  # an Index is kept (immutable; its caches reused)
+        genes = list(genes)
     n0, n1 = X.shape
     if rows == "auto":
         if len(genes) == n1 and len(genes) != n0:
@@ -245,9 +261,10 @@ def _from_other(
         X = X.T  # a view for ndarray; CSR <-> CSC swap for sparse (no copy)
     if X.shape[1] != len(genes):
         raise InputError(f"genes= has {len(genes)} names but {arg} has {X.shape[1]} gene columns.")
-    if samples is None:
-        samples = [f"sample{i}" for i in range(X.shape[0])]
-    samples = list(samples)
+    if samples is None:  # default names: the row numbers, made lazily (nothing to check)
+        return X, genes, pd.RangeIndex(X.shape[0]), container
+    if not isinstance(samples, pd.Index):
+        samples = list(samples)
     if len(samples) != X.shape[0]:
         raise InputError(f"samples= has {len(samples)} names but {arg} has {X.shape[0]} samples.")
     return X, genes, samples, container

@@ -24,9 +24,19 @@ def test_bench_cli_prints_throughput_and_memory(capsys, tmp_path):
             "-o", str(out),
         ]
     )  # fmt: skip
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert code == 0
     assert "1,500 cells x 400 genes" in text
+    # progress goes to standard error, one line per step, so the table stays clean
+    progress = captured.err.splitlines()
+    assert "simulating 1,500 cells x 400 genes (csr, seed 0)" in progress[0]
+    assert any("simulated" in line and "non-zeros" in line for line in progress)
+    for call in ("fc_sum", "mean_log", "floor: X @ w"):
+        assert any(f"warm-up  {call}:" in line for line in progress), call
+        assert any(f"run 1/1  {call}:" in line for line in progress), call
+        assert any(f"peak memory  {call}" in line for line in progress), call
+    assert "run 1/1" not in text
     assert "samples_per_s" in text
     assert "peak_extra_mb" in text
     assert "floor: X @ w" in text
@@ -36,6 +46,14 @@ def test_bench_cli_prints_throughput_and_memory(capsys, tmp_path):
     np.testing.assert_allclose(table["samples_per_s"], 1500 / table["seconds"], rtol=1e-9)
     assert (table["peak_extra_mb"] > 0).all()
     assert table.loc["floor: X @ w", "x_floor"] == 1.0
+
+
+def test_bench_cli_quiet_prints_no_progress(capsys):
+    argv = ["bench", "--cells", "300", "--genes", "200", "--methods", "mean_log", "--repeat", "1"]
+    assert main([*argv, "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "samples_per_s" in captured.out
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from ._match import (
     detect_id_type,
     gene_likeness,
     match_genes,
+    match_records,
     matches_frame,
 )
 from ._table import ID_TYPES, IdType, load_table, table_provenance
@@ -26,6 +27,7 @@ __all__ = [
     "load_table",
     "map_genes",
     "match_genes",
+    "match_records",
     "matches_frame",
     "table_provenance",
 ]

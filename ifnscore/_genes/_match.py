@@ -8,13 +8,14 @@ names the candidates.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from .._frozen import ConstDict, ConstList
 from .._warn import warn
 from ..errors import GeneMatchError, IfnscoreWarning, InputError
 from ._table import (
@@ -39,6 +40,7 @@ __all__ = [
     "gene_likeness",
     "id_type_of_routes",
     "match_genes",
+    "match_records",
     "matches_frame",
 ]
 
@@ -147,8 +149,8 @@ class _DataNames:
         self.index = index
         self.id_type = id_type
         self.names = [str(g) for g in index]
-        self._exact = pd.Index(self.names, dtype=object)
-        self._upper: pd.Index | None = None
+        self._exact: dict[str, list[int]] | None = None
+        self._upper: dict[str, list[int]] | None = None
         form = {"ensembl": ENSEMBL_RE, "entrez": ENTREZ_RE}.get(id_type)
         if form is not None and not any(form.match(g) for g in self.names):
             what = "an Ensembl gene ID" if id_type == "ensembl" else "an NCBI Gene (Entrez) ID"
@@ -164,13 +166,24 @@ class _DataNames:
         """Name (upper-cased if ``upper``) -> its data columns, for the ``wanted`` names only."""
         if upper:
             if self._upper is None:
-                self._upper = pd.Index([g.upper() for g in self.names], dtype=object)
-            index, keys = self._upper, [g.upper() for g in wanted]
+                self._upper = self._columns_by_name(g.upper() for g in self.names)
+            where, keys = self._upper, [g.upper() for g in wanted]
         else:
-            index, keys = self._exact, list(wanted)
+            if self._exact is None:
+                self._exact = self._columns_by_name(self.names)
+            where, keys = self._exact, list(wanted)
+        return {k: where[k] for k in keys if k in where}
+
+    @staticmethod
+    def _columns_by_name(names: Iterable[str]) -> dict[str, list[int]]:
+        """Name -> its data columns in order, built once per gene index (every signature of a
+        call, and every call on the same index, looks names up in it)."""
         out: dict[str, list[int]] = {}
-        for c in np.flatnonzero(index.isin(keys)):
-            out.setdefault(index[c], []).append(int(c))
+        for c, g in enumerate(names):
+            if g in out:
+                out[g].append(c)
+            else:
+                out[g] = [c]
         return out
 
     def resolved(self, table: GeneTable) -> tuple[np.ndarray, np.ndarray]:
@@ -338,13 +351,15 @@ def _check_duplicates(matches: Sequence[GeneMatch], duplicates: Duplicates) -> N
     )
 
 
-def matches_frame(matches: Sequence[GeneMatch]) -> pd.DataFrame:
-    """One row per signature gene: how it was matched (``via``) and to which data column(s)."""
-    return pd.DataFrame(
-        {
-            "gene": [m.gene for m in matches],
-            "found": [m.found for m in matches],
-            "via": [m.via for m in matches],
-            "columns": [", ".join(m.names) for m in matches],
-        }
+def match_records(matches: Sequence[GeneMatch]) -> ConstList:
+    """One read-only record per signature gene: ``gene``, ``found``, ``via`` (how it was
+    matched) and ``columns`` (the data's names it was matched to, comma-separated)."""
+    return ConstList(
+        ConstDict(gene=m.gene, found=m.found, via=m.via, columns=", ".join(m.names))
+        for m in matches
     )
+
+
+def matches_frame(matches: Sequence[GeneMatch]) -> pd.DataFrame:
+    """:func:`match_records` as a table, one row per signature gene."""
+    return pd.DataFrame(match_records(matches), columns=["gene", "found", "via", "columns"])
