@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import zarr
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ifnscore
@@ -505,6 +505,7 @@ def test_direct_reads_equal_anndatas_blocks(files):
             np.testing.assert_array_equal(got.data, want.data)
 
 
+@settings(max_examples=20, deadline=None)
 @given(
     entries=st.integers(300, 200_000),
     threads=st.sampled_from(["1", "2", "3"]),
