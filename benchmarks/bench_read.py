@@ -32,6 +32,16 @@ other jobs, so the speed-up ranges; the memory ratio is stable):
     load 3-4, median of 3 (after scipy.stats left the default calibrate path):
                             pandas 1916 MiB, ifnscore 185 MiB peak RSS (161 MiB after imports)
                             -> 10.4x lower peak RSS, 74x lower above the import baseline
+
+Whole tables (``--whole``; :func:`section_read` and :func:`render_read` are the section of
+``compare_peers.py``): ``ifnscore.read(path)`` of a genes-as-rows count table, 20,000 genes x
+2,000 samples by default, with each of its parsers (polars, pyarrow, pandas: the ``io``
+extra's multi-threaded parsers, or pandas without them) against the bare readers of
+pandas, polars and pyarrow, each run in a fresh child process (peak RSS its own), medians of
+repeated runs in alternation:
+
+    PYTHONPATH=. python benchmarks/bench_read.py --whole
+    PYTHONPATH=. python benchmarks/bench_read.py --whole --read-genes 5000 --read-repeat 1
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,17 +107,184 @@ def make_table(path: Path, n_genes: int, n_samples: int, seed: int = 0) -> None:
 
 
 def run(path: Path, how: str) -> dict:
+    return _child(CHILD, str(path), how)
+
+
+WHOLE_CHILD = r"""
+import hashlib, json, resource, sys, time
+import numpy as np, pandas as pd, anndata, polars as pl, pyarrow as pa, pyarrow.csv as pcsv
+import ifnscore
+from ifnscore._io import _delimited
+path, how, sep = sys.argv[1], sys.argv[2], sys.argv[3]
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+if how.startswith("ifnscore"):
+    engine = how.partition(":")[2]
+    _delimited.FAST_ENGINES = {"": _delimited.FAST_ENGINES, "pandas": ()}.get(engine, (engine,))
+t = time.perf_counter()
+if how.startswith("ifnscore"):
+    out = ifnscore.read(path)
+elif how == "pandas":
+    out = pd.read_csv(path, sep=sep, index_col=0)
+elif how == "polars":
+    out = pl.read_csv(path, separator=sep)
+else:
+    out = pcsv.read_csv(path, parse_options=pcsv.ParseOptions(delimiter=sep))
+seconds = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+if how.startswith("ifnscore"):
+    X = np.ascontiguousarray(out.X)
+    digest = hashlib.sha256(X.tobytes()).hexdigest()[:16]
+    used, total = out.uns["ifnscore_read"].get("engine", "?"), float(X.sum())
+elif how == "pandas":
+    digest, used, total = None, how, float(out.to_numpy(dtype=np.float64).sum())
+elif how == "polars":
+    digest, used, total = None, how, float(out.drop(out.columns[0]).sum_horizontal().sum())
+else:
+    digest, used = None, how
+    total = float(sum(pa.compute.sum(c).as_py() for c in out.columns[1:]))
+print(json.dumps({"seconds": seconds, "peak_mib": peak, "baseline_mib": base, "digest": digest,
+                  "engine": used, "total": total}))
+"""
+
+#: Contenders of the whole-table section: ifnscore with each parser, then the bare readers.
+WHOLE = ("ifnscore", "ifnscore:pyarrow", "ifnscore:pandas", "pandas", "polars", "pyarrow")
+
+
+def _child(code: str, *argv: str) -> dict[str, Any]:
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), how],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"child {argv} failed ({out.returncode}):\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _compressed(path: Path, comp: str) -> Path:
+    """``path`` compressed as ``comp`` ("none", "gz", "bz2", "xz", "zst"), made once."""
+    if comp == "none":
+        return path
+    out = path.with_name(path.name + "." + comp)
+    if not out.exists():
+        import bz2
+        import gzip
+        import lzma
+
+        data = path.read_bytes()
+        if comp == "gz":
+            blob = gzip.compress(data, compresslevel=6, mtime=0)
+        elif comp == "bz2":
+            blob = bz2.compress(data)
+        elif comp == "xz":
+            blob = lzma.compress(data, preset=1)
+        else:
+            import zstandard
+
+            blob = zstandard.ZstdCompressor(level=3).compress(data)
+        tmp = out.with_name(out.name + ".part")
+        tmp.write_bytes(blob)
+        os.replace(tmp, out)
+    return out
+
+
+def section_read(args: Any) -> dict[str, Any]:
+    """Whole-table reading: ``ifnscore.read`` with each parser vs the bare readers of pandas,
+    polars and pyarrow (see the module docstring). Options read from ``args`` when present:
+    ``read_genes`` (20,000), ``read_samples`` (2,000), ``read_repeat`` (3),
+    ``read_compression`` ("none"), ``data`` or ``workdir`` (where the table is cached)."""
+    import polars
+    import pyarrow
+
+    genes = int(getattr(args, "read_genes", 20_000))
+    samples = int(getattr(args, "read_samples", 2_000))
+    repeat = int(getattr(args, "read_repeat", 3))
+    comp = str(getattr(args, "read_compression", "none"))
+    folder = Path(
+        getattr(args, "data", None)
+        or getattr(args, "workdir", None)
+        or Path(tempfile.gettempdir()) / "ifnscore_bench"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    plain = folder / f"counts_{genes}x{samples}.tsv"
+    if not plain.exists():
+        make_table(plain, genes, samples)
+    path = _compressed(plain, comp)
+    contenders = [c for c in WHOLE if comp == "none" or c.startswith("ifnscore") or c == "pandas"]
+    load_before = os.getloadavg()
+    runs: dict[str, list[dict[str, Any]]] = {c: [] for c in contenders}
+    for _ in range(repeat):  # alternate, so drifts in machine load hit all alike
+        for c in contenders:
+            runs[c].append(_child(WHOLE_CHILD, str(path), c, "\t"))
+    med = {
+        c: {
+            k: float(np.median([r[k] for r in rs])) for k in ("seconds", "peak_mib", "baseline_mib")
+        }
+        | {"engine": rs[0]["engine"], "runs_s": [round(r["seconds"], 3) for r in rs]}
+        for c, rs in runs.items()
+    }
+    digests = {runs[c][0]["digest"] for c in contenders if c.startswith("ifnscore")}
+    totals = {c: runs[c][0]["total"] for c in contenders}
+    ref = totals["pandas"]
+    return {
+        "genes": genes,
+        "samples": samples,
+        "file_mb": path.stat().st_size / 2**20,
+        "text_mb": plain.stat().st_size / 2**20,
+        "compression": comp,
+        "repeat": repeat,
+        "cores": os.cpu_count(),
+        "threads": {"polars": polars.thread_pool_size(), "pyarrow": pyarrow.cpu_count()},
+        "versions": {"polars": polars.__version__, "pyarrow": pyarrow.__version__},
+        "results": med,
+        "identical_across_parsers": len(digests) == 1,
+        "totals_agree": all(abs(t - ref) <= 1e-9 * max(abs(ref), 1.0) for t in totals.values()),
+        "load_average_before": list(load_before),
+        "load_average_after": list(os.getloadavg()),
+    }
+
+
+def render_read(res: dict[str, Any]) -> str:
+    """Markdown for RESULTS.md from :func:`section_read`'s result."""
+    r = res["results"]
+    L = [f"## Reading whole tables ({res['genes']:,} genes x {res['samples']:,} samples)\n"]
+    comp = "uncompressed" if res["compression"] == "none" else res["compression"]
+    L.append(
+        f"Workload: a genes-as-rows TSV of integer counts, {res['genes']:,} rows x "
+        f"{res['samples']:,} columns, {res['file_mb']:.0f} MiB on disk ({comp}; "
+        f"{res['text_mb']:.0f} MiB of text); {res['cores']} cores, polars "
+        f"{res['threads']['polars']} threads, pyarrow {res['threads']['pyarrow']} threads "
+        f"(polars {res['versions']['polars']}, pyarrow {res['versions']['pyarrow']}). Each run in "
+        f"a fresh child process that has imported numpy, pandas, anndata, polars, pyarrow and "
+        f"ifnscore; median of {res['repeat']} runs in alternation. Peak memory is the child's "
+        "peak RSS (`ru_maxrss`, Arrow's and polars' buffers included); above the baseline "
+        "after the imports beside it. ifnscore returns a samples x genes float64 AnnData (the "
+        "checks, the orientation and the labels included); the bare readers their own table "
+        "(int64 columns, no checks).\n"
+    )
+    L.append(
+        "| reader | parser | seconds | vs polars | vs pandas | peak RSS MiB | above imports MiB |"
+    )
+    L.append("|---|---|---:|---:|---:|---:|---:|")
+    pol = r.get("polars", {}).get("seconds")
+    pan = r["pandas"]["seconds"]
+    for name, m in r.items():
+        who = "ifnscore.read" if name.startswith("ifnscore") else f"{name} (bare)"
+        vs_pol = f"{m['seconds'] / pol:.2f}x" if pol else "-"
+        L.append(
+            f"| {who} | {m['engine']} | {m['seconds']:.2f} | {vs_pol} | {m['seconds'] / pan:.2f}x | "
+            f"{m['peak_mib']:.0f} | {m['peak_mib'] - m['baseline_mib']:.0f} |"
+        )
+    L.append("")
+    L.append(
+        f"The three ifnscore parsers give the same table bit for bit: "
+        f"{'yes' if res['identical_across_parsers'] else 'NO'}; the sums of all values agree "
+        f"with pandas: {'yes' if res['totals_agree'] else 'NO'}. Load average (1, 5, 15 min) "
+        f"before {', '.join(f'{x:.1f}' for x in res['load_average_before'])}, after "
+        f"{', '.join(f'{x:.1f}' for x in res['load_average_after'])}.\n"
+    )
+    return "\n".join(L)
 
 
 def main() -> None:
@@ -117,7 +295,24 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=5_000)
     ap.add_argument("--repeat", type=int, default=3, help="runs per contender (median reported)")
     ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "ifnscore_bench")
+    ap.add_argument("--whole", action="store_true", help="whole-table reading instead of streaming")
+    ap.add_argument("--read-genes", type=int, default=20_000, help="--whole: rows of the table")
+    ap.add_argument("--read-samples", type=int, default=2_000, help="--whole: its columns")
+    ap.add_argument("--read-repeat", type=int, default=3, help="--whole: runs per contender")
+    ap.add_argument(
+        "--read-compression",
+        default="none",
+        choices=["none", "gz", "bz2", "xz", "zst"],
+        help="--whole: the table compressed so (then only ifnscore and pandas are timed)",
+    )
+    ap.add_argument("--json", type=Path, help="--whole: also write the result here")
     args = ap.parse_args()
+    if args.whole:
+        res = section_read(args)
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=1))
+        print(render_read(res))
+        return
     args.data.mkdir(parents=True, exist_ok=True)
     path = args.data / f"counts_{args.genes}x{args.samples}.tsv"
     if not path.exists():

@@ -242,6 +242,7 @@ def test_no_fast_engines_configured(tmp_path, monkeypatch):
         "gene\tS1\tS2\nIFI27\t9223372036854775808\t2\nISG15\t\t4\n",  # pandas: text
         "gene\tS1\tS2\nIFI27\t18446744073709551615\t2\nISG15\t3\t4\n",  # pandas: uint64
         "gene\tS1\tS2\nIFI27\tnan\t2\nISG15\t3\t4\n",  # a missing-value word, quick try fails
+        'gene\tS1\tS2\n"IF\nI27"\t1\t2\n"ISG""15"\t3\t4\n',  # quoted line break and quote
     ],
 )
 def test_cases_the_fast_parser_hands_over(tmp_path, engine, text):

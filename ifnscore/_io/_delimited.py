@@ -105,6 +105,10 @@ def read_delimited(
     ``"polars"``, ``"pyarrow"`` or None (pandas). A fast engine that cannot read the file
     exactly as pandas does hands it to the next one, and in the end to pandas.
     """
+    if engine not in (None, "auto", "polars", "pyarrow"):
+        raise InputError(
+            f"engine={engine!r} is not known; use 'auto', 'polars', 'pyarrow' or None."
+        )
     where = str(path)
     header = read_header(path)
     sep = sep or guess_sep(path, header)
@@ -204,15 +208,13 @@ def _read_fast(
         src = _source(path)
         if engine == "polars":
             return _polars(src, sep, len(labels))
-        if engine == "pyarrow":
-            return _pyarrow(src, sep, len(labels))
+        return _pyarrow(src, sep, len(labels))
     except InputError:
         return None  # the pandas path says what is wrong, in its own words
     except MemoryError:
         raise
     except Exception:  # the parser's refusal (a non-numeric cell, a ragged line ...)
         return None
-    raise InputError(f"engine={engine!r} is not known; use 'polars', 'pyarrow' or None.")
 
 
 def _fill(A: np.ndarray, j: int, col: np.ndarray, nulls: int, integer: bool) -> bool:
@@ -303,67 +305,78 @@ def _polars(src: Any, sep: str, n: int) -> tuple[list[str], np.ndarray] | None:
         del got
         if not all(r.strip() for r in rows):
             return None  # a blank line (pandas skips it) or an empty label (refused): pandas says
-        A = np.empty((n - 1, height), dtype=np.float64)
-        for j in range(n - 1):
-            col, cols[j] = cols[j], None  # freed column by column while A fills
-            if not _fill(A, j, col.to_numpy(), col.null_count(), col.dtype == pl.Int64):
-                break
-            del col
-        else:
+        A = _assemble(cols, height, lambda c: (c.to_numpy(), c.null_count(), c.dtype == pl.Int64))
+        if A is not None:
             return rows, A
-        del A, cols
     return None
 
 
+def _assemble(cols: list[Any], height: int, view: Any) -> np.ndarray | None:
+    """The parsed value columns as one (columns x rows) float64 matrix, each column freed once
+    copied; ``view(col)`` gives (numpy values, null count, is int64). None when :func:`_fill`
+    hands a column over."""
+    A = np.empty((len(cols), height), dtype=np.float64)
+    for j in range(len(cols)):
+        col, cols[j] = cols[j], None
+        values, nulls, integer = view(col)
+        del col
+        if not _fill(A, j, values, nulls, integer):
+            return None
+    return A
+
+
 def _pyarrow(src: Any, sep: str, n: int) -> tuple[list[str], np.ndarray] | None:
-    """As :func:`_polars`, with the types pyarrow infers from the first block."""
+    """As :func:`_polars`, with the types pyarrow infers from the first block. The quick try
+    also splits blocks at any newline (a newline inside a quoted value would be cut; a label
+    holding a quote or a line break sends the file to the careful try, and a cut value
+    breaks the rows' shape, which pyarrow refuses)."""
     import pyarrow as pa
     from pyarrow import csv as pcsv
 
     names = [f"c{i}" for i in range(n)]
-    numeric = (pa.int64(), pa.float64())
     data: Any = pa.py_buffer(src) if isinstance(src, bytes) else src
     del src
 
-    def parse(types: dict[str, Any]) -> Any:
+    def parse(quick: bool) -> Any:
+        types: dict[str, Any] = {} if quick else dict.fromkeys(names, pa.float64())
+        types[names[0]] = pa.string()
         return pcsv.read_csv(
             data,
             read_options=pcsv.ReadOptions(
                 use_threads=True, block_size=16 << 20, column_names=names, skip_rows=1
             ),
             parse_options=pcsv.ParseOptions(
-                delimiter=sep, quote_char='"', double_quote=True, newlines_in_values=True
+                delimiter=sep, quote_char='"', double_quote=True, newlines_in_values=not quick
             ),
             convert_options=pcsv.ConvertOptions(
                 column_types=types,
-                null_values=_na_words(),
+                null_values=[""] if quick else _na_words(),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=True,
                 check_utf8=True,
             ),
         )
 
-    try:
-        table = parse({names[0]: pa.string()})
-        if not all(t in numeric for t in table.schema.types[1:]):
-            table = None
-    except pa.ArrowInvalid:  # a cell that does not fit the type inferred from the first block
-        table = None
-    if table is None:
-        types: dict[str, Any] = dict.fromkeys(names, pa.float64())
-        types[names[0]] = pa.string()
-        table = parse(types)
-    data = None  # the decompressed text: freed before the matrix fills
-    rows = table.column(0).to_pylist()
-    cols = table.columns[1:]
-    del table
-    A = np.empty((n - 1, len(rows)), dtype=np.float64)
-    for j in range(n - 1):
-        col, cols[j] = cols[j], None  # freed column by column while A fills
-        if not _fill(A, j, col.to_numpy(), col.null_count, col.type == pa.int64()):
-            return None
-        del col
-    return [str(r) for r in rows], A
+    for quick in (True, False):
+        try:
+            table = parse(quick)
+        except pa.ArrowInvalid:
+            if quick:  # a cell that does not fit the type inferred from the first block
+                continue
+            raise
+        if quick and not all(t in (pa.int64(), pa.float64()) for t in table.schema.types[1:]):
+            continue
+        rows = [str(r) for r in table.column(0).to_pylist()]
+        if quick and any(('"' in r or "\n" in r or "\r" in r) for r in rows):
+            continue
+        if not all(r.strip() for r in rows):
+            return None  # an empty label (refused): pandas says
+        height, cols = table.num_rows, table.columns[1:]
+        del table
+        A = _assemble(cols, height, lambda c: (c.to_numpy(), c.null_count, c.type == pa.int64()))
+        if A is not None:
+            return rows, A
+    return None
 
 
 def _fast_to_adata(

@@ -12,7 +12,8 @@ bytes are read as one little-endian ``uint32``, masked to the token and converte
 arithmetic (``z*10 + z>>8``, then ``z*100 + z>>16``); longer integers take a further pass
 per four digits on the (few) long tokens. Any block the kernel cannot prove to hold only unsigned
 integers (decimals, exponents, signs, missing values, quotes, ragged lines) is parsed by
-``pandas.read_csv`` instead, so results never depend on which path ran.
+``pandas.read_csv`` instead (floats correctly rounded, ``float_precision="round_trip"``, as
+the whole-table readers), so results never depend on which path ran.
 
 (pyarrow's streaming CSV reader, ``pyarrow.csv.open_csv``, was measured too: on a
 20,000 x 5,000 table it needs ~12 s just to parse, slower than ``pandas.read_csv``, as its
