@@ -8,7 +8,7 @@ DataFrames with mixed column dtypes).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -325,32 +325,92 @@ def _check_dtype(X: Any, arg: str) -> None:
 # ---------------------------------------------------------------------------- scale detection
 
 _SAMPLE_ROWS = 1000
+#: Values per chunk of the sampled rows: the checks' temporaries stay under a few MB, whatever
+#: the number of genes (1,000 dense rows of 20,000 genes in float64 would be 160 MB).
+_CHUNK_VALUES = 1 << 18
 
 
-def _sample_rows(X: Any) -> Any:
-    """Up to 1000 evenly spaced rows in float64, for detection only: a dense array, or a CSR
-    matrix for sparse data (never densified: 1000 rows x 30,000 genes would be 240 MB)."""
-    n = X.shape[0]
-    idx = np.unique(np.linspace(0, n - 1, num=min(n, _SAMPLE_ROWS)).astype(np.int64))
+def _sample_chunks(X: Any) -> Iterator[Any]:
+    """Up to 1000 evenly spaced rows (in-memory data; backed or lazy data: the first 1000, one
+    contiguous read), for detection only, in chunks of about :data:`_CHUNK_VALUES` values:
+    dense arrays in the data's own dtype, or CSR matrices in float64 for sparse data (never
+    densified)."""
+    n, p = X.shape
     in_memory = sp.issparse(X) or isinstance(X, np.ndarray)
     if in_memory:
-        block = X[idx]
-    else:  # backed / lazy (h5ad, zarr, dask): one contiguous slice keeps I/O sequential
-        from ._gather import read_rows
+        idx = np.unique(np.linspace(0, n - 1, num=min(n, _SAMPLE_ROWS)).astype(np.int64))
+    else:
+        idx = np.arange(min(n, _SAMPLE_ROWS))
+    if sp.issparse(X):
+        # (a CSC's rows: scipy selects them in one pass over the stored values, no copy)
+        yield sp.csr_matrix(X[idx], dtype=np.float64)
+        return
+    from ._gather import read_rows
 
-        block = read_rows(X, 0, min(n, _SAMPLE_ROWS))
-    if sp.issparse(block):
-        return sp.csr_matrix(block, dtype=np.float64)
-    return np.asarray(block, dtype=np.float64)
+    step = max(1, _CHUNK_VALUES // max(1, p))
+    for a in range(0, idx.size, step):
+        rows = idx[a : a + step]
+        # backed / lazy (h5ad, zarr, dask): contiguous slices keep I/O sequential
+        block = X[rows] if in_memory else read_rows(X, int(rows[0]), int(rows[-1]) + 1)
+        if sp.issparse(block):
+            yield sp.csr_matrix(block, dtype=np.float64)
+        else:
+            block = np.asarray(block)
+            yield block if block.dtype.kind in "iuf" else block.astype(np.float64)
 
 
-def _back_transformed_totals(block: Any, inv: Any) -> np.ndarray:
+@dataclass
+class _Values:
+    """What the scale checks need of the sampled values."""
+
+    n: int  # finite values (a sparse chunk's implicit zeros count once, when there are any)
+    lo: float
+    hi: float
+    integer: bool
+    fraction: float | None  # the first non-integer value
+    sums: np.ndarray  # float64 row sums (dense: NaN ignored)
+    zeros: bool  # a sparse chunk has implicit zeros
+
+
+def _value_stats(chunks: Iterator[Any]) -> _Values:
+    n, lo, hi, integer, fraction = 0, np.inf, -np.inf, True, None
+    sums: list[np.ndarray] = []
+    zeros = False
+    for c in chunks:
+        if sp.issparse(c):
+            v = c.data[np.isfinite(c.data)]
+            sums.append(np.asarray(c.sum(axis=1)).ravel())
+            zeros = zeros or c.nnz < c.shape[0] * c.shape[1]
+        else:
+            v = c[np.isfinite(c)]
+            with np.errstate(invalid="ignore"):
+                sums.append(np.asarray(np.nansum(c, axis=1, dtype=np.float64)))
+        if v.size == 0:
+            continue
+        n += v.size
+        lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
+        if integer and v.dtype.kind == "f":
+            off = v != np.round(v)
+            if off.any():
+                integer, fraction = False, float(v[off][0])
+    if zeros:
+        lo, n = min(lo, 0.0), n + 1
+    return _Values(
+        n, lo, hi, integer, fraction, np.concatenate(sums) if sums else np.empty(0), zeros
+    )
+
+
+def _back_transformed_totals(chunks: Iterator[Any], inv: Any) -> np.ndarray:
     """Row sums of ``inv(block)`` ignoring NaN; ``inv(0) == 0``, so sparse zeros add nothing."""
-    if sp.issparse(block):
-        out = block.copy()
-        out.data = np.nan_to_num(inv(out.data), nan=0.0, posinf=np.inf, neginf=-np.inf)
-        return np.asarray(out.sum(axis=1)).ravel()
-    return np.nansum(inv(block), axis=1)
+    out = []
+    for c in chunks:
+        if sp.issparse(c):
+            c = c.copy()
+            c.data = np.nan_to_num(inv(c.data), nan=0.0, posinf=np.inf, neginf=-np.inf)
+            out.append(np.asarray(c.sum(axis=1)).ravel())
+        else:
+            out.append(np.nansum(inv(np.asarray(c, dtype=np.float64)), axis=1))
+    return np.concatenate(out) if out else np.empty(0)
 
 
 #: Largest log value of any real expression (2**60 on the linear scale); the scorer refuses more.
@@ -375,18 +435,10 @@ def check_declared_scale(X: Any, scale: str, *, arg: str = "data") -> None:
     """
     if not (sp.issparse(X) or isinstance(X, np.ndarray)):
         return  # backed or lazy data: no extra read of the file just for this check
-    block = _sample_rows(X)
-    if sp.issparse(block):
-        values = block.data[np.isfinite(block.data)]
-        sums = np.asarray(block.sum(axis=1)).ravel()
-    else:
-        values = block[np.isfinite(block)]
-        with np.errstate(invalid="ignore"):
-            sums = np.nansum(block, axis=1)
-    if values.size == 0:
+    stats = _value_stats(_sample_chunks(X))
+    if stats.n == 0 or (stats.zeros and stats.n == 1):
         return
-    hi = float(values.max())
-    integer = bool(np.all(values == np.round(values)))
+    hi, integer, sums = stats.hi, stats.integer, stats.sums
     if scale == "counts":
         if not integer and hi <= 30:
             raise ScaleError(
@@ -395,7 +447,7 @@ def check_declared_scale(X: Any, scale: str, *, arg: str = "data") -> None:
                 "'log1p' (or scale='auto')."
             )
         if not integer:
-            frac = values[values != np.round(values)][0]
+            frac = stats.fraction
             cpm = sums.size >= 2 and bool(np.all(np.abs(sums - 1e6) <= 1e-3 * 1e6))
             warn(
                 f"{arg}: scale='counts' but some values are not whole numbers (e.g. {frac:.4g})"
@@ -445,19 +497,12 @@ def detect_scale(X: Any, *, adata: Any = None, arg: str = "data") -> tuple[str, 
                 return "log1p", "detected: adata.uns['log1p'] set by scanpy"
             if np.isclose(float(base), 2.0):
                 return "log2", "detected: adata.uns['log1p'] with base 2"
-    block = _sample_rows(X)
-    if sp.issparse(block):
-        finite = block.data[np.isfinite(block.data)]
-        if block.nnz < block.shape[0] * block.shape[1]:  # implicit zeros are values too
-            finite = np.append(finite, 0.0)
-    else:
-        finite = block[np.isfinite(block)]
-    if finite.size == 0:
+    stats = _value_stats(_sample_chunks(X))  # implicit sparse zeros are values too
+    if stats.n == 0:
         raise ScaleError(
             f"{arg}: cannot detect the scale, the sampled values are all NaN; pass scale=."
         )
-    lo, hi = float(finite.min()), float(finite.max())
-    integer = bool(np.all(finite == np.round(finite)))
+    lo, hi, integer = stats.lo, stats.hi, stats.integer
     hint = "pass scale='counts', 'linear', 'log2' or 'log1p'"
     if lo < 0:
         raise ScaleError(
@@ -470,7 +515,7 @@ def detect_scale(X: Any, *, adata: Any = None, arg: str = "data") -> tuple[str, 
     if not integer:
         with np.errstate(over="ignore", invalid="ignore"):
             for name, inv in (("log1p", np.expm1), ("log2", lambda v: np.exp2(v) - 1.0)):
-                totals = _back_transformed_totals(block, inv)
+                totals = _back_transformed_totals(_sample_chunks(X), inv)
                 totals = totals[totals > 0]
                 if totals.size >= 2 and np.std(totals) <= 1e-3 * np.mean(totals):
                     return (

@@ -140,13 +140,20 @@ def test_detected_scale_must_match_the_reference(counts):
     ids=["counts", "linear", "log2", "log1p"],
 )
 def test_sparse_detection_agrees_with_dense_and_stays_sparse(counts, transform):
-    from ifnscore._validation import _sample_rows, detect_scale
+    from ifnscore._validation import _CHUNK_VALUES, _sample_chunks, detect_scale
 
     dense = transform(counts.astype(np.float64))
     for fmt in (sp.csr_matrix, sp.csc_matrix, sp.csr_array):
         X = fmt(dense)
         assert detect_scale(X) == detect_scale(dense)
-        assert sp.issparse(_sample_rows(X))  # detection never densifies sparse data
+        # detection never densifies sparse data
+        assert all(sp.issparse(c) for c in _sample_chunks(X))
+    # dense data are read in bounded chunks of the sampled rows, in their own dtype
+    wide = np.tile(dense.astype(np.float32), (1, 1 + _CHUNK_VALUES // dense.shape[1]))
+    chunks = list(_sample_chunks(wide))
+    assert len(chunks) > 1
+    assert all(c.dtype == np.float32 and c.size <= max(_CHUNK_VALUES, wide.shape[1]) for c in chunks)
+    assert sum(c.shape[0] for c in chunks) == min(wide.shape[0], 1000)
 
 
 def test_sparse_ambiguous_data_is_not_guessed():
