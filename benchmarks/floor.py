@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ifnscore
 from ifnscore._bench import peak_bytes, reference_for, timings
 from ifnscore._gather import n_threads
+from ifnscore._results import from_anndata
 
 METHODS = ("fc_sum", "z_sum", "mean_log")
 FLOOR = "floor: X @ w (float32 w)"
@@ -84,6 +85,68 @@ def floor_section(X: Any, genes: Any, *, repeat: int = 7) -> dict[str, Any]:
         "rows": rows,
         "fc_sum_vs_floor_arithmetic_max_rel_diff": max_rel,
     }
+
+
+CONTAINER_METHODS = ("fc_sum", "mean_log")
+
+
+def containers_section(adata: Any, *, repeat: int = 5, dense_cells: int = 20_000) -> dict[str, Any]:
+    """One signature (rice6) through :func:`ifnscore.score` on each container, against that
+    container's own bare ``X @ w`` (float32 ``w``): the AnnData scored in place (scores
+    written into ``obs``/``obsm``/``uns``), its CSR matrix with ``genes=``, the same matrix as
+    CSC, and a dense ndarray of the first ``dense_cells`` cells (a dense copy of all the cells
+    would need 4 bytes x cells x genes). Also checks that every container gives the CSR's
+    scores to the last bit."""
+    X, genes = adata.X, adata.var_names
+    sig_genes = ifnscore.get_signature("rice6").genes
+    w = np.asarray(genes.isin(sig_genes), dtype=np.float32)
+    refs = {m: reference_for(m, ["rice6"]) for m in CONTAINER_METHODS}
+    kws = {m: ({"reference": r} if r is not None else {"method": m}) for m, r in refs.items()}
+    D = np.ascontiguousarray(X[:dense_cells].toarray())
+    cases: dict[str, tuple[Any, dict[str, Any], int]] = {
+        "AnnData (in place)": (adata, {}, X.shape[0]),
+        "CSR, genes=": (X, {"genes": genes, "rows": "samples"}, X.shape[0]),
+        "CSC, genes=": (X.tocsc(), {"genes": genes, "rows": "samples"}, X.shape[0]),
+        "ndarray, genes=": (D, {"genes": genes, "rows": "samples"}, D.shape[0]),
+    }
+    rows: dict[str, Any] = {}
+    want: dict[str, np.ndarray] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for m in CONTAINER_METHODS:
+            res = ifnscore.score(X, genes=genes, rows="samples", scale="counts", **kws[m])
+            want[m] = res["score"].to_numpy()
+        for name, (data, extra, n) in cases.items():
+            M = data.X if name.startswith("AnnData") else data
+            fns: dict[str, Any] = {"floor": lambda M=M: M @ w}
+            for m in CONTAINER_METHODS:
+                fns[m] = lambda data=data, extra=extra, m=m: ifnscore.score(
+                    data, scale="counts", **extra, **kws[m]
+                )
+            print(f"[{time.strftime('%H:%M:%S')}] containers: {name}", flush=True)
+            times = timings(fns, repeat)
+            peaks = {k: peak_bytes(f) / 2**20 for k, f in fns.items() if k != "floor"}
+            same = {}
+            for m in CONTAINER_METHODS:
+                got = fns[m]()
+                # an AnnData is scored in place: read its scores back from it
+                table = from_anndata(data) if name.startswith("AnnData") else got
+                same[m] = bool(np.array_equal(table["score"].to_numpy(), want[m][:n]))
+            fl = statistics.median(times["floor"])
+            rows[name] = {
+                "cells": n,
+                "floor_s": fl,
+                **{
+                    m: {
+                        "s": statistics.median(times[m]),
+                        "x_floor": statistics.median(times[m]) / fl,
+                        "peak_extra_mb": peaks[m],
+                        "identical_to_csr": same[m],
+                    }
+                    for m in CONTAINER_METHODS
+                },
+            }
+    return {"genes": int(X.shape[1]), "density": X.nnz / (X.shape[0] * X.shape[1]), "rows": rows}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -343,7 +343,13 @@ def _sample_chunks(X: Any) -> Iterator[Any]:
         idx = np.arange(min(n, _SAMPLE_ROWS))
     if sp.issparse(X):
         # (a CSC's rows: scipy selects them in one pass over the stored values, no copy)
-        yield sp.csr_matrix(X[idx], dtype=np.float64)
+        S = X[idx] if X.format != "csr" else X
+        rows = np.arange(idx.size) if X.format != "csr" else idx
+        ptr = np.asarray(S.indptr)
+        stored = np.cumsum(ptr[rows + 1] - ptr[rows])  # stored values up to each sampled row
+        cuts = np.searchsorted(stored, np.arange(_CHUNK_VALUES, stored[-1], _CHUNK_VALUES))
+        for part in np.split(rows, np.unique(cuts[(cuts > 0) & (cuts < rows.size)])):
+            yield sp.csr_matrix(S[part], dtype=np.float64)
         return
     from ._gather import read_rows
 
