@@ -194,7 +194,10 @@ def score(
         samples x signatures table. ``res.attrs["ifnscore"]`` holds the method, scale, genes
         used and missing, how each gene was matched, the limits with their provenance notes,
         the rule of the borderline zone (``call_rule``) and, for single-cell data, the depth
-        diagnostic (``depth``).
+        diagnostic (``depth``). Its gene lists and match records are read-only lists and
+        dicts, shared (not deep-copied) by the frames pandas derives from the result; copy
+        one (``list(...)``, ``dict(...)``) to change it. Arrays and sparse matrices given
+        without ``samples=`` are indexed by row number (a ``RangeIndex`` named ``sample``).
         For AnnData (or the modality ``mod`` of a MuData): ``None`` (written in place: ``obs``
         columns, ``obsm[key]`` samples x signatures scores, ``uns[key]``), or the copy when
         ``copy=True``.
