@@ -1,9 +1,11 @@
 """The computation shared by :func:`ifnscore.score` and :func:`ifnscore.calibrate`.
 
-For gene-wise methods, every requested signature is scored from *one* gathered block holding
-the union of their genes' columns: one pass over the matrix whatever the number of signatures.
-Sum and mean aggregates are a single matrix product ``T @ W``; median and geometric mean work
-on the (few) columns of each signature.
+For gene-wise methods, every requested signature is scored in *one* pass over the matrix,
+whatever the number of signatures: sums and means by the compiled one-pass affine kernel
+(:func:`ifnscore._gather.affine_pass`: in-memory CSR, each block of a backed CSR dataset, each
+chunk of a dask array), otherwise from one gathered block holding the union of their genes'
+columns, on which medians and geometric means work per signature. Per-sample row methods
+(ranks) run their kernel on each block of a backed matrix and on each chunk of a dask array.
 """
 
 from __future__ import annotations
@@ -323,9 +325,11 @@ def compute(
     of threads. Scoring (a reference given, or no fit needed) never holds the per-gene values
     of all samples at once: sums and means of large CSR matrices are one compiled pass
     (:func:`ifnscore._gather.affine_pass`: each row transformed and added to every signature
-    it belongs to, nothing larger than samples x signatures allocated), otherwise the
-    signature columns are gathered in bounded row blocks. ``Computed.values`` (the per-gene
-    values, for the gene table) is then built only when read.
+    it belongs to, nothing larger than samples x signatures allocated; on backed CSR data
+    block by block, the next block read while one is scored, and on dask arrays chunk by
+    chunk on dask's scheduler), otherwise the signature columns are gathered in bounded row
+    blocks. ``Computed.values`` (the per-gene values, for the gene table) is then built only
+    when read.
     """
     import scipy.sparse as sp
 
@@ -418,7 +422,7 @@ def compute(
                 for a in range(0, n, step)
             )
         else:  # backed: each block read once, the next one while this one is scored
-            blocks = iter_row_blocks(X, min(step, backed_block_rows(X)))
+            blocks = iter_row_blocks(X, min(step, backed_block_rows(X)), reuse=True)
         for a, b, block in blocks:
             sub = replace(
                 expr,
@@ -630,7 +634,7 @@ def _run_rows(
 
         return rows_dask(X, method.run, sets, options)
     parts: list[dict[str, np.ndarray]] = []
-    for _, _, block in iter_row_blocks(X, backed_block_rows(X)):
+    for _, _, block in iter_row_blocks(X, backed_block_rows(X), reuse=True):
         out = method.run(block, sets, **options)
         parts.append({k: np.asarray(v).reshape(block.shape[0], -1) for k, v in out.items()})
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

@@ -31,7 +31,7 @@ Per container:
   the next block on a thread while the current one is scanned (h5py, zarr's codecs and the
   ``nogil`` kernels release the GIL, so reading and scanning overlap); memory is bounded by
   about two blocks, whatever the number of samples.
-* **Dask arrays**: handed to dask (``map_blocks`` over row chunks) by :mod:`ifnscore._dask`.
+* **Dask arrays**: handed to dask (one task per row chunk) by :mod:`ifnscore._dask`.
 
 Float32 data stay float32 in the matrix; only the gathered block is float64, so sums are
 accumulated in float64 without ever copying the whole matrix. :func:`gather`,
@@ -41,7 +41,9 @@ accumulated in float64 without ever copying the whole matrix. :func:`gather`,
 transforms (fc_*, z_*, mean_log) one compiled pass over a CSR matrix transforms each stored
 signature value and adds it to every signature the gene belongs to, so k signatures cost
 about one and nothing larger than samples x signatures is allocated (numba; otherwise the
-columns are gathered by :func:`scan` in bounded row blocks). Every sum, there and in the
+columns are gathered by :func:`scan` in bounded row blocks). It takes a row offset, so that a
+backed matrix is scored block by block (:func:`affine_blocks`, on the prefetched blocks of
+:func:`iter_row_blocks`) and a dask array chunk by chunk, each row exactly as in memory. Every sum, there and in the
 numpy path, adds its terms one after the other in a fixed order (row totals in storage
 order, a signature's genes in column order), so a sample's numbers never depend on the
 batch, the container, the part size or the number of threads.
@@ -185,7 +187,7 @@ def _read_into(ds: Any, s: int, e: int, buf: dict[str, np.ndarray] | None, key: 
         return np.asarray(ds[s:e])
     have = buf.get(key)
     if have is None or have.size < e - s or have.dtype != ds.dtype:
-        have = buf[key] = np.empty(max(e - s, int(1.25 * (e - s))), dtype=ds.dtype)
+        have = buf[key] = np.empty(max(e - s, int(1.1 * (e - s))), dtype=ds.dtype)
     out = have[: e - s]
     ds.read_direct(out, source_sel=np.s_[s:e])
     return out
