@@ -188,7 +188,8 @@ def _na_words() -> list[str]:
 def _source(path: str | os.PathLike) -> Any:
     """What the fast parsers read: the path of a plain file, else the decompressed bytes
     (decompressed by :func:`open_binary`, so multi-member gzip and multi-frame zstd read as
-    on the pandas path)."""
+    on the pandas path). The parsers ask for it for each parse, so that the decompressed text
+    is not held while the matrix fills (a second parse, which is rare, decompresses again)."""
     from ._open import compression_of
 
     if compression_of(path) is None:
@@ -205,10 +206,8 @@ def _read_fast(
     if header.count('"') % 2 or len(labels) < 2:
         return None  # a header line that pandas may read differently (a quoted newline)
     try:
-        src = _source(path)
-        if engine == "polars":
-            return _polars(src, sep, len(labels))
-        return _pyarrow(src, sep, len(labels))
+        parser = _polars if engine == "polars" else _pyarrow
+        return parser(lambda: _source(path), sep, len(labels))
     except InputError:
         return None  # the pandas path says what is wrong, in its own words
     except MemoryError:
@@ -240,7 +239,7 @@ def _fill(A: np.ndarray, j: int, col: np.ndarray, nulls: int, integer: bool) -> 
     return not np.any(np.signbit(vals[vals == 0]))
 
 
-def _polars(src: Any, sep: str, n: int) -> tuple[list[str], np.ndarray] | None:
+def _polars(source: Any, sep: str, n: int) -> tuple[list[str], np.ndarray] | None:
     """Two tries. First the quick one: the types polars infers from the first 100 rows
     (integer columns parse faster, and hold what pandas reads) and no missing-value words
     (checking every cell against them doubles polars' time; an empty cell is still missing).
@@ -250,8 +249,11 @@ def _polars(src: Any, sep: str, n: int) -> tuple[list[str], np.ndarray] | None:
     import polars as pl
 
     names = [f"c{i}" for i in range(n)]
-    data = io.BytesIO(src) if isinstance(src, bytes) else src
-    del src
+
+    def data() -> Any:
+        src = source()
+        return io.BytesIO(src) if isinstance(src, bytes) else src
+
     kw: dict[str, Any] = {
         "separator": sep,
         "has_header": False,
@@ -265,12 +267,10 @@ def _polars(src: Any, sep: str, n: int) -> tuple[list[str], np.ndarray] | None:
     }
 
     def parse(quick: bool) -> tuple[int, list[Any], list[str]] | None:
-        if isinstance(data, io.BytesIO):
-            data.seek(0)
         if quick:
             try:
                 df = pl.read_csv(
-                    data, new_columns=names, schema_overrides={names[0]: pl.String}, **kw
+                    data(), new_columns=names, schema_overrides={names[0]: pl.String}, **kw
                 )
             except pl.exceptions.ComputeError:  # a cell that does not fit the inferred type
                 return None
@@ -279,7 +279,7 @@ def _polars(src: Any, sep: str, n: int) -> tuple[list[str], np.ndarray] | None:
         else:
             schema: dict[str, Any] = dict.fromkeys(names, pl.Float64)
             schema[names[0]] = pl.String
-            df = pl.read_csv(data, schema=schema, null_values=_na_words(), **kw)
+            df = pl.read_csv(data(), schema=schema, null_values=_na_words(), **kw)
         height = df.height
         cols: list[Any] = df.get_columns()
         del df
@@ -287,10 +287,8 @@ def _polars(src: Any, sep: str, n: int) -> tuple[list[str], np.ndarray] | None:
         if first.null_count():  # empty, or a missing-value word: the labels as text
             if quick:
                 return None
-            if isinstance(data, io.BytesIO):
-                data.seek(0)
             text = pl.read_csv(
-                data, columns=[0], infer_schema=False, empty_string_is_null=False, **kw
+                data(), columns=[0], infer_schema=False, empty_string_is_null=False, **kw
             )
             first = text.to_series(0)
             if first.len() != height or first.null_count():
@@ -325,7 +323,7 @@ def _assemble(cols: list[Any], height: int, view: Any) -> np.ndarray | None:
     return A
 
 
-def _pyarrow(src: Any, sep: str, n: int) -> tuple[list[str], np.ndarray] | None:
+def _pyarrow(source: Any, sep: str, n: int) -> tuple[list[str], np.ndarray] | None:
     """As :func:`_polars`, with the types pyarrow infers from the first block. The quick try
     also splits blocks at any newline (a newline inside a quoted value would be cut; a label
     holding a quote or a line break sends the file to the careful try, and a cut value
@@ -334,14 +332,13 @@ def _pyarrow(src: Any, sep: str, n: int) -> tuple[list[str], np.ndarray] | None:
     from pyarrow import csv as pcsv
 
     names = [f"c{i}" for i in range(n)]
-    data: Any = pa.py_buffer(src) if isinstance(src, bytes) else src
-    del src
 
     def parse(quick: bool) -> Any:
+        src = source()
         types: dict[str, Any] = {} if quick else dict.fromkeys(names, pa.float64())
         types[names[0]] = pa.string()
         return pcsv.read_csv(
-            data,
+            pa.py_buffer(src) if isinstance(src, bytes) else src,
             read_options=pcsv.ReadOptions(
                 use_threads=True, block_size=16 << 20, column_names=names, skip_rows=1
             ),
