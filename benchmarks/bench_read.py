@@ -52,8 +52,13 @@ tens of per cent between runs; alternation keeps the ratios fairer), 20,000 x 2,
     run 2: ifnscore[polars] 4.10 s  870 MiB | bare polars 4.42 s  661 MiB | bare pandas 6.38 s  902 MiB
            ifnscore[pyarrow] 4.83 s 1145 MiB | ifnscore[pandas] 6.08 s 1129 MiB | bare pyarrow 6.81 s 917 MiB
 
-(run 1 before pyarrow's quick try; ifnscore's time includes sniffing the format, the
-orientation from the labels and the AnnData, ~0.5 s of it not spent parsing.)
+    run 3: ifnscore[polars] 2.34 s  869 MiB | bare polars 2.59 s  692 MiB | bare pandas 4.23 s  901 MiB
+           ifnscore[pyarrow] 3.68 s 1142 MiB | ifnscore[pandas] 5.96 s 1128 MiB | bare pyarrow 2.43 s 921 MiB
+           (fastest runs: ifnscore[polars] 2.16 s, bare polars 1.30 s, bare pandas 3.41 s)
+
+(run 1 before pyarrow's quick try, run 3 at the lowest load; ifnscore's time includes
+sniffing the format, the orientation from the labels and the AnnData, ~0.5 s of it not
+spent parsing; the runs of one contender spread up to 3x with the load.)
 """
 
 from __future__ import annotations
@@ -276,16 +281,18 @@ def render_read(res: dict[str, Any]) -> str:
         "(int64 columns, no checks).\n"
     )
     L.append(
-        "| reader | parser | seconds | vs polars | vs pandas | peak RSS MiB | above imports MiB |"
+        "| reader | parser | seconds (median) | fastest run | vs polars | vs pandas | "
+        "peak RSS MiB | above imports MiB |"
     )
-    L.append("|---|---|---:|---:|---:|---:|---:|")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|")
     pol = r.get("polars", {}).get("seconds")
     pan = r["pandas"]["seconds"]
     for name, m in r.items():
         who = "ifnscore.read" if name.startswith("ifnscore") else f"{name} (bare)"
         vs_pol = f"{m['seconds'] / pol:.2f}x" if pol else "-"
         L.append(
-            f"| {who} | {m['engine']} | {m['seconds']:.2f} | {vs_pol} | {m['seconds'] / pan:.2f}x | "
+            f"| {who} | {m['engine']} | {m['seconds']:.2f} | {min(m['runs_s']):.2f} | {vs_pol} | "
+            f"{m['seconds'] / pan:.2f}x | "
             f"{m['peak_mib']:.0f} | {m['peak_mib'] - m['baseline_mib']:.0f} |"
         )
     L.append("")
@@ -294,7 +301,8 @@ def render_read(res: dict[str, Any]) -> str:
         f"{'yes' if res['identical_across_parsers'] else 'NO'}; the sums of all values agree "
         f"with pandas: {'yes' if res['totals_agree'] else 'NO'}. Load average (1, 5, 15 min) "
         f"before {', '.join(f'{x:.1f}' for x in res['load_average_before'])}, after "
-        f"{', '.join(f'{x:.1f}' for x in res['load_average_after'])}.\n"
+        f"{', '.join(f'{x:.1f}' for x in res['load_average_after'])}; the ratios are of the "
+        "medians.\n"
     )
     return "\n".join(L)
 
