@@ -312,7 +312,7 @@ def _polars(source: Any, sep: str, n: int) -> tuple[list[str], np.ndarray] | Non
     return None
 
 
-def _assemble(cols: list[Any], height: int, view: Any) -> np.ndarray | None:
+def _assemble(cols: list[Any], height: int, view: Any, release: Any = None) -> np.ndarray | None:
     """The parsed value columns as one (columns x rows) float64 matrix, each column freed once
     copied; ``view(col)`` gives (numpy values, null count, is int64). None when :func:`_fill`
     hands a column over."""
@@ -323,6 +323,8 @@ def _assemble(cols: list[Any], height: int, view: Any) -> np.ndarray | None:
         del col
         if not _fill(A, j, values, nulls, integer):
             return None
+        if release is not None and j % 256 == 255:
+            release()  # hand the freed columns back, so the peak stays near one table
     return A
 
 
@@ -373,7 +375,12 @@ def _pyarrow(source: Any, sep: str, n: int) -> tuple[list[str], np.ndarray] | No
             return None  # an empty label (refused): pandas says
         height, cols = table.num_rows, table.columns[1:]
         del table
-        A = _assemble(cols, height, lambda c: (c.to_numpy(), c.null_count, c.type == pa.int64()))
+        A = _assemble(
+            cols,
+            height,
+            lambda c: (c.to_numpy(), c.null_count, c.type == pa.int64()),
+            pa.default_memory_pool().release_unused,
+        )
         if A is not None:
             return rows, A
     return None
