@@ -460,7 +460,7 @@ def compute(
         X = expr.X
         if (
             expr.scale not in AFFINE_SCALES
-            or np.dtype(X.dtype).kind not in "iuf"
+            or np.dtype(getattr(X, "dtype", "O")).kind not in "iuf"
             or _affine_kernel() is None
         ):
             return None, None
@@ -627,7 +627,7 @@ def _run_rows(
     (:func:`ifnscore._gather.iter_row_blocks`). The numbers are those of the whole matrix."""
     from ._gather import _in_memory, backed_block_rows, is_dask, iter_row_blocks
 
-    if _in_memory(X) or method.depends_on_cohort(options):
+    if _in_memory(X) or method.depends_on_cohort(options) or X.shape[0] == 0:
         return method.run(X, sets, **options)
     if is_dask(X):
         from ._dask import rows_dask
