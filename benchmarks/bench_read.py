@@ -56,6 +56,12 @@ tens of per cent between runs; alternation keeps the ratios fairer), 20,000 x 2,
            ifnscore[pyarrow] 3.68 s 1142 MiB | ifnscore[pandas] 5.96 s 1128 MiB | bare pyarrow 2.43 s 921 MiB
            (fastest runs: ifnscore[polars] 2.16 s, bare polars 1.30 s, bare pandas 3.41 s)
 
+    after pyarrow's pool hands freed columns back while the matrix fills (now the default):
+    run 4: ifnscore[pyarrow] 2.37 s  832 MiB | ifnscore[polars] 2.80 s  948 MiB
+           bare polars 2.90 s  661 MiB | bare pandas 4.81 s  903 MiB | bare pyarrow 4.39 s 920 MiB
+    run 5: ifnscore[pyarrow] 4.08 s  837 MiB | ifnscore[polars] 4.16 s  845 MiB
+           bare polars 2.55 s  661 MiB | bare pandas 4.47 s  902 MiB (median of 4)
+
 (run 1 before pyarrow's quick try, run 3 at the lowest load; ifnscore's time includes
 sniffing the format, the orientation from the labels and the AnnData, ~0.5 s of it not
 spent parsing; the runs of one contender spread up to 3x with the load.)

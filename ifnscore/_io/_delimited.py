@@ -5,8 +5,8 @@ separator is ``,`` for ``.csv``, a tab for ``.tsv``/``.tab``, and otherwise take
 header line (a tab if it has one, else a comma, else runs of whitespace); ``sep=`` overrides.
 Orientation follows :func:`ifnscore._io._table.orient` (``rows=`` overrides).
 
-Whole tables are parsed by a multi-threaded parser when one is installed (the ``io`` extra):
-polars, else pyarrow (:data:`FAST_ENGINES`), else pandas. The fast path gives the table the
+Whole tables are parsed by a multi-threaded parser when one is installed: pyarrow (the ``io``
+extra), else polars (:data:`FAST_ENGINES`), else pandas. The fast path gives the table the
 pandas path gives (labels as written, float64 values bit for bit: both parse floats
 correctly rounded, and so does the pandas path, with ``float_precision="round_trip"``) or it
 gives up and the pandas path reads the file: anything the fast parser refuses, any label it
@@ -35,11 +35,13 @@ from ._table import check_labels, check_unique, frame_to_adata
 __all__ = ["FAST_ENGINES", "fast_engine", "guess_sep", "read_delimited", "read_header"]
 
 #: Parsers of the whole-table fast path, in order of preference: the first importable one
-#: is used (``()``: always pandas). polars is tried first: on a 20,000 x 2,000 count table
-#: ifnscore.read with it took 0.6-0.85x the time and 270-380 MiB less peak memory than with
-#: pyarrow (benchmarks/bench_read.py --whole): polars needs no missing-value check per cell
-#: on its quick try, and frees its columns as the matrix fills.
-FAST_ENGINES: tuple[str, ...] = ("polars", "pyarrow")
+#: is used (``()``: always pandas). pyarrow (in the ``io`` extra) first: on a 20,000 x 2,000
+#: count table on 2 shared cores ifnscore.read took 2.37 and 4.08 s with it against 2.80 and
+#: 4.16 s with polars, at 832-837 against 845-948 MiB peak RSS (benchmarks/bench_read.py
+#: --whole; pandas' own reader 4.5-4.8 s, 902 MiB): both parse on every core, but pyarrow's
+#: memory pool hands the freed columns back while the matrix fills (polars' allocator keeps
+#: them). polars is used when pyarrow is not installed.
+FAST_ENGINES: tuple[str, ...] = ("pyarrow", "polars")
 
 
 def guess_sep(path: str | os.PathLike, header: str) -> str:
