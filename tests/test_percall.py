@@ -136,3 +136,25 @@ def test_many_signatures_table_equals_one_signature_at_a_time():
         for col in alone.columns:
             assert part[col].dtype == alone[col].dtype, col
             assert np.array_equal(part[col].to_numpy(), alone[col].to_numpy()), col
+
+
+@pytest.mark.parametrize("numba", ["1", "0"])
+def test_row_totals_identical_dense_csr_csc_with_and_without_the_compiled_loops(monkeypatch, numba):
+    """The dense (8 rows side by side) and CSC (column order) totals loops add each row's
+    values in the same order as the CSR totals: the same floats, bit for bit."""
+    from ifnscore import _gather
+
+    monkeypatch.setenv("IFNSCORE_NUMBA", numba)
+    monkeypatch.setattr(_gather, "NUMBA_MIN_NNZ", 1)  # the compiled loops at any size
+    rng = np.random.default_rng(11)
+    for dtype in (np.float32, np.float64, np.int64):
+        D = (rng.poisson(0.4, (37, 301)) * rng.lognormal(2, 2, (37, 301))).astype(dtype)
+        if dtype != np.int64:
+            D[3, 5] = np.nan
+            D[4] = -0.0
+        R = sp.csr_matrix(D)
+        want = np.array([sum(float(x) for x in row if x != 0 or x != x) for row in D])
+        got_csr = _gather.row_totals(R)
+        np.testing.assert_array_equal(got_csr, want)
+        for other in (D, R.tocsc(), np.asfortranarray(D)):
+            np.testing.assert_array_equal(_gather.row_totals(other), got_csr)
