@@ -61,6 +61,10 @@ tens of per cent between runs; alternation keeps the ratios fairer), 20,000 x 2,
            bare polars 2.90 s  661 MiB | bare pandas 4.81 s  903 MiB | bare pyarrow 4.39 s 920 MiB
     run 5: ifnscore[pyarrow] 4.08 s  837 MiB | ifnscore[polars] 4.16 s  845 MiB
            bare polars 2.55 s  661 MiB | bare pandas 4.47 s  902 MiB (median of 4)
+    run 6 (default = pyarrow): ifnscore 3.29 s (fastest 1.77) 837 MiB | bare polars 2.26 s 676 MiB
+           bare pandas 4.68 s 904 MiB | bare pyarrow 3.41 s 920 MiB | ifnscore[pandas] 5.57 s 1129 MiB
+    (a 500 x 50 table: ifnscore.read ~0.43 s with any parser, bare readers 0.01-0.04 s: the
+    fixed cost is sniffing the format and matching the labels against the gene table.)
 
 (run 1 before pyarrow's quick try, run 3 at the lowest load; ifnscore's time includes
 sniffing the format, the orientation from the labels and the AnnData, ~0.5 s of it not
@@ -169,8 +173,9 @@ print(json.dumps({"seconds": seconds, "peak_mib": peak, "baseline_mib": base, "d
                   "engine": used, "total": total}))
 """
 
-#: Contenders of the whole-table section: ifnscore with each parser, then the bare readers.
-WHOLE = ("ifnscore", "ifnscore:pyarrow", "ifnscore:pandas", "pandas", "polars", "pyarrow")
+#: Contenders of the whole-table section: ifnscore (its default parser), with polars, with
+#: pandas, then the bare readers.
+WHOLE = ("ifnscore", "ifnscore:polars", "ifnscore:pandas", "pandas", "polars", "pyarrow")
 
 
 def _child(code: str, *argv: str) -> dict[str, Any]:
