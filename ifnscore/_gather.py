@@ -332,7 +332,6 @@ def _dense_totals(B: np.ndarray) -> np.ndarray:
 #: Fewest stored values for which the compiled (numba) CSR kernel is used: compiling costs a
 #: few seconds once (then cached on disk by numba), which only large matrices repay.
 NUMBA_MIN_NNZ = 1 << 20
-_KERNEL: Any = None  # None: not tried yet; False: numba unavailable or disabled
 
 
 def _compile() -> Any:
@@ -409,36 +408,22 @@ def _compile_dense() -> Any:
     return numba.njit(cache=True, nogil=True)(rowsum)
 
 
-_COLSUM: Any = None  # as _KERNEL, for the column-sum loop
-_DENSE: Any = None  # as _KERNEL, for the dense row-sum loop
+#: The compiled kernels by name, compiled on first use: a function, or False (numba missing).
+_COMPILED: dict[str, Any] = {}
 
 
 def _kernel(which: str = "scan") -> Any:
     """A compiled kernel (``"scan"``, ``"colsum"`` or ``"dense"``), or None (numba missing, or
     ``IFNSCORE_NUMBA=0``)."""
-    global _KERNEL, _COLSUM, _DENSE
     if os.environ.get("IFNSCORE_NUMBA", "1") == "0":
         return None
-    if which == "dense":
-        if _DENSE is None:
-            try:
-                _DENSE = _compile_dense()
-            except ImportError:
-                _DENSE = False
-        return _DENSE or None
-    if which == "colsum":
-        if _COLSUM is None:
-            try:
-                _COLSUM = _compile_colsum()
-            except ImportError:
-                _COLSUM = False
-        return _COLSUM or None
-    if _KERNEL is None:
+    if which not in _COMPILED:
+        compile_ = {"scan": _compile, "colsum": _compile_colsum, "dense": _compile_dense}[which]
         try:
-            _KERNEL = _compile()
+            _COMPILED[which] = compile_()
         except ImportError:
-            _KERNEL = False
-    return _KERNEL or None
+            _COMPILED[which] = False
+    return _COMPILED[which] or None
 
 
 def _use_kernel(X: Any, which: str = "scan") -> bool:
@@ -911,7 +896,7 @@ def _affine_loop(  # type: ignore[no-untyped-def]
     return flags
 
 
-_AFFINE: Any = None  # as _KERNEL, for the affine loop
+_AFFINE: Any = None  # None: not tried yet; False: numba unavailable (the affine loop)
 
 
 def _affine_kernel() -> Any:

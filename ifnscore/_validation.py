@@ -343,7 +343,7 @@ def _sample_chunks(X: Any) -> Iterator[Any]:
         idx = np.arange(min(n, _SAMPLE_ROWS))
     if sp.issparse(X):
         # (a CSC's rows: scipy selects them in one pass over the stored values, no copy)
-        S = X[idx] if X.format != "csr" else X
+        S = sp.csr_matrix(X[idx]) if X.format != "csr" else X
         rows = np.arange(idx.size) if X.format != "csr" else idx
         ptr = np.asarray(S.indptr)
         stored = np.cumsum(ptr[rows + 1] - ptr[rows])  # stored values up to each sampled row

@@ -166,3 +166,17 @@ def test_sparse_ambiguous_data_is_not_guessed():
             method="mean_log",
             signature=["G1", "G2"],
         )
+
+
+def test_sampled_rows_of_a_wide_csc_matrix_are_chunked_rows():
+    """A CSC matrix's sampled rows are taken as rows (CSR chunks of bounded stored values)."""
+    from ifnscore._validation import _CHUNK_VALUES, _sample_chunks
+
+    rng = np.random.default_rng(2)
+    X = sp.random(1500, 3000, density=0.2, format="csc", random_state=rng, dtype=np.float32)
+    chunks = list(_sample_chunks(X))
+    assert len(chunks) > 1
+    assert all(c.format == "csr" and c.shape[1] == 3000 for c in chunks)
+    assert sum(c.shape[0] for c in chunks) == 1000
+    assert max(c.nnz for c in chunks) <= _CHUNK_VALUES + 3000
+    assert sum(c.nnz for c in chunks) == sum(c.nnz for c in _sample_chunks(X.tocsr()))
