@@ -16,7 +16,10 @@ dask  one n x 20,000 CSR float32 matrix (``ifnscore.datasets.simulate_sparse``) 
       aucell, medians and ratios to in memory, and whether the numbers are identical.
 
 ``section_ooc(args)`` / ``section_dask(args)`` return JSON-able dicts; ``render_ooc`` /
-``render_dask`` turn them into Markdown for RESULTS.md (benchmarks/compare_peers.py).
+``render_dask`` turn them into Markdown for RESULTS.md (benchmarks/compare_peers.py). Given
+compare_peers.py's namespace they read ``--big`` (ooc cells), ``--cells``, ``--genes``,
+``--workdir`` and ``--repeat``; the options only this script has take their defaults there
+(3 child processes per ooc row, aucell timed out of core too, 100,000 dask cells).
 Wall times are measured, never asserted.
 """
 
@@ -142,11 +145,14 @@ def _child(*argv: str) -> dict[str, Any]:
 
 def section_ooc(args: argparse.Namespace) -> dict[str, Any]:
     """Backed h5ad and zarr: bare row-block read vs ifnscore's score, in child processes."""
-    n, p = args.cells, args.genes
+    # compare_peers.py's namespace: --big cells, no ooc options (their defaults here)
+    n, p = getattr(args, "big", None) or args.cells, args.genes
+    ooc_repeat = getattr(args, "ooc_repeat", 3)
+    ooc_rank = getattr(args, "ooc_rank", True)
     workdir = Path(args.workdir)
     log(f"ooc: {n:,} x {p:,} cells to h5ad + zarr in {workdir} (cached)")
     h5, zp = _write_big(workdir, n, p)
-    methods = ["fc_sum"] + ([RANK] if args.ooc_rank else [])
+    methods = ["fc_sum"] + ([RANK] if ooc_rank else [])
     refs: dict[str, str] = {}
     for m in methods:
         ref = reference_for(m, [SIG])
@@ -168,7 +174,7 @@ def section_ooc(args: argparse.Namespace) -> dict[str, Any]:
         "signatures": [SIG],
         "distinct_genes": len(ifnscore.get_signature(SIG).genes),
         "threads": n_threads(),
-        "repeat": args.ooc_repeat,
+        "repeat": ooc_repeat,
         "rows": [],
     }
     for m in methods:
@@ -178,11 +184,11 @@ def section_ooc(args: argparse.Namespace) -> dict[str, Any]:
             _child(str(h5), "h5ad", "memory", m, refs[m], str(want_npy))
         want = np.load(want_npy, allow_pickle=False)
         for fmt, path in (("h5ad", h5), ("zarr", zp)):
-            log(f"ooc: {fmt} {m}: bare read and score in alternation x{args.ooc_repeat}")
+            log(f"ooc: {fmt} {m}: bare read and score in alternation x{ooc_repeat}")
             _child(str(path), fmt, "bare", m, refs[m], "-")  # warm the page cache
             bare, score = [], []
             npy = workdir / f"scores_{fmt}_{m}.npy"
-            for _ in range(args.ooc_repeat):
+            for _ in range(ooc_repeat):
                 bare.append(_child(str(path), fmt, "bare", m, refs[m], "-"))
                 score.append(_child(str(path), fmt, "score", m, refs[m], str(npy), "--warm"))
             got = np.load(npy, allow_pickle=False)
@@ -280,7 +286,7 @@ def section_dask(args: argparse.Namespace) -> dict[str, Any]:
 
     from ifnscore.datasets import simulate_sparse
 
-    n, p = args.dask_cells or args.cells, args.genes
+    n, p = getattr(args, "dask_cells", 100_000) or args.cells, args.genes
     log(f"dask: simulating {n:,} x {p:,} cells")
     a = simulate_sparse(n, p, seed=0)
     X, genes = a.X, a.var_names
