@@ -25,6 +25,8 @@ bulk     dense 10,000 x 20,000 bulk cohort (log2 CPM): gseapy ssgsea (on a subse
 ooc      1,000,000 x 20,000 cells written to a backed h5ad and a zarr store (cached in
          --workdir), each scored out of core in a child process (peak RSS, same numbers as
          in memory).
+read     ifnscore.read of a 20,000 x 2,000 TSV (each parser) vs bare pandas, polars and pyarrow,
+         each run in a fresh child process (benchmarks/bench_read.py).
 scaling  fc_sum and the floor on row prefixes of those cells in memory, 1e3 to 1e6 samples
          (log-log slope, plot).
 
@@ -55,6 +57,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from bench_read import render_read, section_read  # noqa: E402
 from floor import CONTAINER_METHODS, containers_section, floor_section  # noqa: E402
 from many_signatures import AFFINE as MANY_AFFINE  # noqa: E402
 from many_signatures import RANK as MANY_RANK  # noqa: E402
@@ -818,6 +821,10 @@ def render(res: dict[str, Any]) -> str:
         L.append("|---|---:|---:|---:|---:|---:|---|")
         for r in b["rows"]:
             L.append(_peer_line(r))
+    rd = res.get("read")
+    if rd:
+        L.append("")
+        L.append(render_read(rd).replace("\n\n", "\n\n" + _measured(rd) + "\n", 1))
     o = res.get("ooc")
     if o:
         L.append(
@@ -1036,7 +1043,10 @@ def plot(res: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sections", default="affine,peers,bulk,many,ooc,scaling")
+    ap.add_argument("--sections", default="affine,peers,bulk,many,read,ooc,scaling")
+    ap.add_argument("--read-genes", type=int, default=20_000, help="rows of the read section's TSV")
+    ap.add_argument("--read-samples", type=int, default=2_000, help="its columns")
+    ap.add_argument("--read-repeat", type=int, default=3, help="runs per reader, read section")
     ap.add_argument("--many-repeat", type=int, default=3, help="runs per call, many section")
     ap.add_argument("--cells", type=int, default=100_000)
     ap.add_argument("--genes", type=int, default=20_000)
@@ -1084,6 +1094,7 @@ def main(argv: list[str] | None = None) -> int:
             "ooc": section_ooc,
             "scaling": section_scaling,
             "many": section_many,
+            "read": section_read,
         }[name]
         new = fn(args)
         new["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
