@@ -22,9 +22,11 @@ peers    the same cells normalised by scanpy (normalize_total + log1p): scanpy s
          each peer timed once, in alternation with both methods, for the two rows).
 bulk     dense 10,000 x 20,000 bulk cohort (log2 CPM): gseapy ssgsea (on a subset of rows,
          gseapy being dense and memory-hungry) vs ssgsea.
+dask     100,000 x 20,000 CSR in memory vs a dask array of CSR chunks, threaded and on a
+         2-worker LocalCluster (benchmarks/out_of_core.py).
 ooc      1,000,000 x 20,000 cells written to a backed h5ad and a zarr store (cached in
-         --workdir), each scored out of core in a child process (peak RSS, same numbers as
-         in memory).
+         --workdir), each scored out of core in child processes against the bare row-block
+         read of the same file (peak RSS, same numbers as in memory; benchmarks/out_of_core.py).
 read     ifnscore.read of a 20,000 x 2,000 TSV (each parser) vs bare pandas, polars and pyarrow,
          each run in a fresh child process (benchmarks/bench_read.py).
 scaling  fc_sum and the floor on row prefixes of those cells in memory, 1e3 to 1e6 samples
@@ -62,6 +64,7 @@ from floor import CONTAINER_METHODS, containers_section, floor_section  # noqa: 
 from many_signatures import AFFINE as MANY_AFFINE  # noqa: E402
 from many_signatures import RANK as MANY_RANK  # noqa: E402
 from many_signatures import many_section  # noqa: E402
+from out_of_core import render_dask, render_ooc, section_dask, section_ooc  # noqa: E402
 
 import ifnscore  # noqa: E402
 from ifnscore._bench import peak_bytes, reference_for, timings  # noqa: E402
@@ -484,91 +487,6 @@ def _write_big(workdir: Path, n: int, p: int) -> tuple[Path, Path]:
     return h5, zp
 
 
-CHILD = r"""
-import json, sys, time, warnings
-import numpy as np
-sys.path.insert(0, sys.argv[4])
-import anndata as ad, zarr, ifnscore
-path, kind, ref_path = sys.argv[1], sys.argv[2], sys.argv[3]
-ref = ifnscore.Reference.load(ref_path)
-def hwm():  # peak RSS of this process image (ru_maxrss would include the parent's, pre-exec)
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-base = hwm()
-t = time.perf_counter()
-if kind == "h5ad":
-    a = ad.read_h5ad(path, backed="r")
-else:
-    g = zarr.open_group(path, mode="r")
-    a = ad.AnnData(X=ad.io.sparse_dataset(g["X"]), obs=ad.io.read_elem(g["obs"]), var=ad.io.read_elem(g["var"]))
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    ifnscore.score(a, reference=ref, scale="counts")
-sec = time.perf_counter() - t
-np.save(sys.argv[5], a.obs["ifnscore"].to_numpy())
-print(json.dumps({"seconds": sec, "peak_rss_mb": hwm(), "rss_after_imports_mb": base}))
-"""
-
-
-def section_ooc(args: argparse.Namespace) -> dict[str, Any]:
-    n, p = args.big, args.genes
-    workdir = Path(args.workdir)
-    log(f"big: {n:,} x {p:,} cells to h5ad + zarr in {workdir} (cached)")
-    h5, zp = _write_big(workdir, n, p)
-    ref = reference_for("fc_sum", [SIG])
-    ref_path = workdir / "ref_fc_sum.json"
-    ref.save(ref_path)
-    out: dict[str, Any] = {"shape": [n, p], "files": {}}
-    for kind, path in (("h5ad", h5), ("zarr", zp)):
-        log(f"big: scoring the {kind} out of core in a child process")
-        npy = workdir / f"scores_{kind}.npy"
-        res = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                CHILD,
-                str(path),
-                kind,
-                str(ref_path),
-                str(HERE.parent),
-                str(npy),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if res.returncode != 0:
-            log(f"big: {kind} child failed: {res.stderr[-2000:]}")
-            out["files"][kind] = {"error": res.stderr[-500:]}
-            continue
-        out["files"][kind] = json.loads(res.stdout.strip().splitlines()[-1])
-        out["files"][kind]["size_gb"] = _du(path) / 2**30
-    want = _memory_scores(workdir, h5, ref, p)
-    for kind in ("h5ad", "zarr"):
-        npy = workdir / f"scores_{kind}.npy"
-        if npy.exists() and "error" not in out["files"][kind]:
-            out["files"][kind]["identical_to_in_memory"] = bool(np.array_equal(np.load(npy), want))
-    return out
-
-
-def _memory_scores(workdir: Path, h5: Path, ref: Any, p: int) -> np.ndarray:
-    """fc_sum of the whole matrix scored in memory (cached next to the files)."""
-    import anndata as ad
-
-    path = workdir / "scores_memory.npy"
-    if path.exists():
-        return np.load(path)
-    log("big: loading the matrix into memory for the in-memory scores")
-    X = ad.read_h5ad(h5).X
-    genes = ifnscore.datasets._singlecell._gene_names(p)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        want = ifnscore.score(X, genes=genes, rows="samples", reference=ref, scale="counts")
-    np.save(path, want["score"].to_numpy())
-    return want["score"].to_numpy()
-
-
 def section_scaling(args: argparse.Namespace) -> dict[str, Any]:
     import anndata as ad
 
@@ -660,12 +578,6 @@ def _measured(sec: dict[str, Any]) -> str:
         )
     c = f", commit {sec['ifnscore_commit']}" if sec.get("ifnscore_commit") else ""
     return f"*Measured {sec['measured']}{c}.*\n"
-
-
-def _du(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 # ------------------------------------------------------------------------------- report
@@ -827,27 +739,12 @@ def render(res: dict[str, Any]) -> str:
         L.append(render_read(rd).replace("\n\n", "\n\n" + _measured(rd) + "\n", 1))
     o = res.get("ooc")
     if o:
-        L.append(
-            f"\n## Out of core ({o['shape'][0]:,} x {o['shape'][1]:,} cells, CSR float32 counts)\n"
-        )
-        L.append(_measured(o))
-        L.append(
-            "Each file is scored by `ifnscore.score(adata, reference=ref)` in a fresh child process "
-            "(fc_sum, rice6; row blocks of 10,000 read once each); peak memory is the child's peak "
-            "resident set (`VmHWM`), imports and the obs names included.\n"
-        )
-        L.append(
-            "| file | size GB | seconds | peak RSS MB | RSS after imports MB | same numbers as in memory |"
-        )
-        L.append("|---|---:|---:|---:|---:|---|")
-        for kind, r in o["files"].items():
-            if "error" in r:
-                L.append(f"| {kind} | | | | | error: {r['error'][:80]} |")
-            else:
-                L.append(
-                    f"| backed {kind} | {r['size_gb']:.1f} | {r['seconds']:.1f} | "
-                    f"{r['peak_rss_mb']:.0f} | {r['rss_after_imports_mb']:.0f} | {r.get('identical_to_in_memory')} |"
-                )
+        L.append("")
+        L.append(render_ooc(o).replace("\n\n", "\n\n" + _measured(o) + "\n", 1))
+    dk = res.get("dask")
+    if dk:
+        L.append("")
+        L.append(render_dask(dk).replace("\n\n", "\n\n" + _measured(dk) + "\n", 1))
     g = res.get("scaling")
     if g:
         L.append(
@@ -1043,7 +940,7 @@ def plot(res: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sections", default="affine,peers,bulk,many,read,ooc,scaling")
+    ap.add_argument("--sections", default="affine,peers,bulk,many,read,dask,ooc,scaling")
     ap.add_argument("--read-genes", type=int, default=20_000, help="rows of the read section's TSV")
     ap.add_argument("--read-samples", type=int, default=2_000, help="its columns")
     ap.add_argument("--read-repeat", type=int, default=3, help="runs per reader, read section")
@@ -1092,6 +989,7 @@ def main(argv: list[str] | None = None) -> int:
             "peers": section_peers,
             "bulk": section_bulk,
             "ooc": section_ooc,
+            "dask": section_dask,
             "scaling": section_scaling,
             "many": section_many,
             "read": section_read,
