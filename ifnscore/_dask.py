@@ -67,22 +67,25 @@ def _row_tasks(X: Any, fn: Callable[..., Any], *args: Any) -> list[Any]:
     return list(dask.compute(*[call(c, s, *args) for c, s in zip(chunks, starts, strict=True)]))
 
 
-def _affine_chunk(B: Any, row0: int, plan: Any, lib: Any) -> tuple[np.ndarray, np.ndarray, int]:
-    from ._gather import affine_pass
-
+def _affine_chunk(
+    B: Any, row0: int, plan: Any, lib: Any, affine_pass: Callable[..., Any]
+) -> tuple[np.ndarray, np.ndarray, int]:
     B = _as_csr(B)
     if lib is not None:
         plan = replace(plan, library_size=lib[row0 : row0 + B.shape[0]])
-    return affine_pass(B, plan, threads=1)
+    return affine_pass(B, plan, threads=1)  # type: ignore[no-any-return]
 
 
-def affine_dask(X: Any, plan: Any) -> tuple[np.ndarray, np.ndarray, int]:
+def affine_dask(
+    X: Any, plan: Any, *, affine_pass: Callable[..., Any]
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Affine scores of every row of the dask array ``X`` (``plan``: an
     :class:`ifnscore._gather.AffinePlan`): ``(scores, n_genes, problems)`` as
-    :func:`ifnscore._gather.affine_pass` gives them for the whole matrix in memory."""
+    ``affine_pass`` (:func:`ifnscore._gather.affine_pass`, passed in so that this module
+    stays a leaf) gives them for the whole matrix in memory."""
     lib = plan.library_size
     bare = replace(plan, library_size=None) if lib is not None else plan
-    parts = _row_tasks(X, _affine_chunk, bare, lib)
+    parts = _row_tasks(X, _affine_chunk, bare, lib, affine_pass)
     S = plan.k.size
     if not parts:
         return np.empty((0, S)), np.empty((0, S), dtype=np.int64), 0
@@ -95,10 +98,13 @@ def affine_dask(X: Any, plan: Any) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def _rows_chunk(
-    B: Any, row0: int, run: Callable[..., Any], sets: Any, options: Any
+    B: Any,
+    row0: int,
+    run: Callable[..., Any],
+    sets: Any,
+    options: Any,
+    limit_threads: Callable[[int], Any],
 ) -> dict[str, np.ndarray]:
-    from ._gather import limit_threads
-
     B = _in_memory(B)
     with limit_threads(1):
         out = run(B, sets, **options)
@@ -106,11 +112,18 @@ def _rows_chunk(
 
 
 def rows_dask(
-    X: Any, run: Callable[..., Any], sets: Sequence[Any], options: Mapping[str, Any]
+    X: Any,
+    run: Callable[..., Any],
+    sets: Sequence[Any],
+    options: Mapping[str, Any],
+    *,
+    limit_threads: Callable[[int], Any],
 ) -> dict[str, np.ndarray]:
     """A per-sample row method's ``run`` on every row chunk of ``X``; the chunks' outputs
-    stacked in row order (every row is scored on its own)."""
-    parts = _row_tasks(X, _rows_chunk, run, list(sets), dict(options))
+    stacked in row order (every row is scored on its own). ``limit_threads``
+    (:func:`ifnscore._gather.limit_threads`, passed in so that this module stays a leaf)
+    holds each task to one thread: dask already runs the tasks in parallel."""
+    parts = _row_tasks(X, _rows_chunk, run, list(sets), dict(options), limit_threads)
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 

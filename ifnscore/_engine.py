@@ -550,7 +550,7 @@ def compute(
             if route == "dask":
                 from ._dask import affine_dask
 
-                got = affine_dask(X, plan)
+                got = affine_dask(X, plan, affine_pass=affine_pass)
             else:
                 got = affine_blocks(X, plan)
             if got is None:
@@ -625,14 +625,14 @@ def _run_rows(
     its own) on a dask array, chunk by chunk on dask's scheduler, and on a backed or lazy
     array, row block by row block in memory, the next block read while one is scored
     (:func:`ifnscore._gather.iter_row_blocks`). The numbers are those of the whole matrix."""
-    from ._gather import _in_memory, backed_block_rows, is_dask, iter_row_blocks
+    from ._gather import _in_memory, backed_block_rows, is_dask, iter_row_blocks, limit_threads
 
     if _in_memory(X) or method.depends_on_cohort(options) or X.shape[0] == 0:
         return method.run(X, sets, **options)
     if is_dask(X):
         from ._dask import rows_dask
 
-        return rows_dask(X, method.run, sets, options)
+        return rows_dask(X, method.run, sets, options, limit_threads=limit_threads)
     parts: list[dict[str, np.ndarray]] = []
     for _, _, block in iter_row_blocks(X, backed_block_rows(X), reuse=True):
         out = method.run(block, sets, **options)
