@@ -976,6 +976,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     res: dict[str, Any] = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
     res.pop("big", None)  # the former name of the ooc + scaling sections
+    if "cells" not in res.get("ooc", {"cells": 0}):
+        res.pop("ooc")  # the ooc section before benchmarks/out_of_core.py (no bare read)
     if args.render_only:
         from ifnscore._io_util import atomic_write
 
