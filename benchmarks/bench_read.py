@@ -18,7 +18,8 @@ The clock starts after the imports (numpy, pandas, anndata, ifnscore) in both pr
 covers reading, calibrating and scoring (and, for ifnscore only, loading the gene table: the
 streaming filter keeps rows named by any identifier of a signature gene; the pandas path
 matches the exact symbols without it).
-Peak memory is the process's maximum resident set size (``ru_maxrss``), which includes the
+Peak memory is the process's peak resident set size (``VmHWM``: unlike ``ru_maxrss``, it does
+not carry over the RSS of a large parent process from before the exec), which includes the
 interpreter and imported libraries (anndata alone is ~55 MiB of it); the
 baseline after imports is reported alongside. Both contenders parse on one core: the
 streaming reader by default in the calling thread, ``pandas.read_csv`` always. The load
@@ -88,10 +89,14 @@ import numpy as np
 RICE6 = ["IFI27", "IFI44L", "IFIT1", "ISG15", "RSAD2", "SIGLEC1"]
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
+def _hwm():  # peak RSS of this process image: VmHWM restarts at exec, ru_maxrss does not
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
 import anndata, numpy as np, pandas as pd
 import ifnscore
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+base = _hwm()
 path, how = sys.argv[1], sys.argv[2]
 t = time.perf_counter()
 if how == "pandas":
@@ -106,7 +111,7 @@ ref = ifnscore.calibrate(controls, signature="rice6", method="fc_sum", scale="co
 res = ifnscore.score(data, reference=ref, scale="counts", **kw)
 scores = (res["score"] if how == "pandas" else data.obs["ifnscore"]).to_numpy()
 elapsed = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = _hwm()
 print(json.dumps({"seconds": elapsed, "peak_mib": peak, "baseline_mib": base, "scores": scores[:50].tolist(),
                   "checksum": float(np.sum(scores))}))
 """
@@ -138,12 +143,16 @@ def run(path: Path, how: str) -> dict:
 
 
 WHOLE_CHILD = r"""
-import hashlib, json, resource, sys, time
+import hashlib, json, sys, time
+def _hwm():  # peak RSS of this process image: VmHWM restarts at exec, ru_maxrss does not
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
 import numpy as np, pandas as pd, anndata, polars as pl, pyarrow as pa, pyarrow.csv as pcsv
 import ifnscore
 from ifnscore._io import _delimited
 path, how, sep = sys.argv[1], sys.argv[2], sys.argv[3]
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+base = _hwm()
 if how.startswith("ifnscore"):
     engine = how.partition(":")[2]
     _delimited.FAST_ENGINES = {"": _delimited.FAST_ENGINES, "pandas": ()}.get(engine, (engine,))
@@ -157,7 +166,7 @@ elif how == "polars":
 else:
     out = pcsv.read_csv(path, parse_options=pcsv.ParseOptions(delimiter=sep))
 seconds = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = _hwm()
 if how.startswith("ifnscore"):
     X = np.ascontiguousarray(out.X)
     digest = hashlib.sha256(X.tobytes()).hexdigest()[:16]
@@ -286,7 +295,7 @@ def render_read(res: dict[str, Any]) -> str:
         f"(polars {res['versions']['polars']}, pyarrow {res['versions']['pyarrow']}). Each run in "
         f"a fresh child process that has imported numpy, pandas, anndata, polars, pyarrow and "
         f"ifnscore; median of {res['repeat']} runs in alternation. Peak memory is the child's "
-        "peak RSS (`ru_maxrss`, Arrow's and polars' buffers included); above the baseline "
+        "peak RSS (`VmHWM`, Arrow's and polars' buffers included); above the baseline "
         "after the imports beside it. ifnscore returns a samples x genes float64 AnnData (the "
         "checks, the orientation and the labels included); the bare readers their own table "
         "(int64 columns, no checks).\n"
