@@ -8,6 +8,7 @@ DataFrames with mixed column dtypes).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -499,7 +500,7 @@ def detect_scale(X: Any, *, adata: Any = None, arg: str = "data") -> tuple[str, 
         info = adata.uns.get("log1p") if hasattr(adata, "uns") else None
         if isinstance(info, dict):
             base = info.get("base")
-            if base is None or np.isclose(float(base), np.e):
+            if base is None or np.isclose(float(base), math.e):
                 return "log1p", "detected: adata.uns['log1p'] set by scanpy"
             if np.isclose(float(base), 2.0):
                 return "log2", "detected: adata.uns['log1p'] with base 2"
