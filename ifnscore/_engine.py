@@ -400,9 +400,6 @@ def compute(
 
         from ._gather import _csr_view, _in_memory, backed_block_rows, is_dask, iter_row_blocks
 
-        def _rows(X: Any, a: int, b: int) -> Any:
-            return X[a:b]
-
         X = expr.X
         per_row = max(1, sum(len(by_gene[g].columns) for g in genes))
         step = max(1, (1 << 22) // per_row)
@@ -413,13 +410,9 @@ def compute(
         ng = np.empty((n, n_sig), dtype=np.int64)
         lib = expr.library_size
         if _in_memory(X):
+            spans = [(a, min(n, a + step)) for a in range(0, n, step)]
             blocks: Any = (
-                (
-                    a,
-                    min(n, a + step),
-                    (_csr_view if sp.issparse(X) else _rows)(X, a, min(n, a + step)),
-                )
-                for a in range(0, n, step)
+                (a, b, _csr_view(X, a, b) if sp.issparse(X) else X[a:b]) for a, b in spans
             )
         else:  # backed: each block read once, the next one while this one is scored
             blocks = iter_row_blocks(X, min(step, backed_block_rows(X)), reuse=True)

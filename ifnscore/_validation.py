@@ -504,7 +504,14 @@ def detect_scale(X: Any, *, adata: Any = None, arg: str = "data") -> tuple[str, 
                 return "log1p", "detected: adata.uns['log1p'] set by scanpy"
             if np.isclose(float(base), 2.0):
                 return "log2", "detected: adata.uns['log1p'] with base 2"
-    stats = _value_stats(_sample_chunks(X))  # implicit sparse zeros are values too
+    # in memory the sampled rows are taken again for each pass (cheap slices); a backed or
+    # lazy file's are read once and held (at most 1,000 rows, as one block used to be)
+    held = None if sp.issparse(X) or isinstance(X, np.ndarray) else list(_sample_chunks(X))
+
+    def sample() -> Iterator[Any]:
+        return _sample_chunks(X) if held is None else iter(held)
+
+    stats = _value_stats(sample())  # implicit sparse zeros are values too
     if stats.n == 0:
         raise ScaleError(
             f"{arg}: cannot detect the scale, the sampled values are all NaN; pass scale=."
@@ -522,7 +529,7 @@ def detect_scale(X: Any, *, adata: Any = None, arg: str = "data") -> tuple[str, 
     if not integer:
         with np.errstate(over="ignore", invalid="ignore"):
             for name, inv in (("log1p", np.expm1), ("log2", lambda v: np.exp2(v) - 1.0)):
-                totals = _back_transformed_totals(_sample_chunks(X), inv)
+                totals = _back_transformed_totals(sample(), inv)
                 totals = totals[totals > 0]
                 if totals.size >= 2 and np.std(totals) <= 1e-3 * np.mean(totals):
                     return (
